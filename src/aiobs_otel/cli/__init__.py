@@ -1,0 +1,1 @@
+"""The ``aiobs-otel`` command."""

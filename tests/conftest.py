@@ -1,0 +1,32 @@
+"""Shared fixtures. The whole suite runs in strict mode: internal errors fail the test."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("AIOBS_STRICT", "true")
+os.environ.setdefault("OTEL_METRIC_EXPORT_INTERVAL", "60000")
+
+import pytest  # noqa: E402
+
+from aiobs_otel._core import errors, state  # noqa: E402
+from aiobs_otel.testing import aiobs_capture  # noqa: E402,F401
+
+
+@pytest.fixture(autouse=True)
+def _isolated_sink(tmp_path, monkeypatch):
+    """Never write telemetry into the repository: the local sink goes to a temp dir."""
+    monkeypatch.setenv("AIOBS_SINK_DIR", str(tmp_path / ".aiobs"))
+    errors.reset_for_tests()
+    yield
+
+
+@pytest.fixture
+def fresh_state():
+    """Forget configuration before and after a test that calls configure() itself."""
+    from aiobs_otel.setup.providers import shutdown
+
+    state.reset()
+    yield
+    shutdown(timeout_s=2)
+    state.reset()
