@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 
+sys.path.insert(0, os.path.dirname(__file__))  # shared test helpers (otlp_receiver) by plain import
 os.environ.setdefault("AIOBS_STRICT", "true")
 os.environ.setdefault("OTEL_METRIC_EXPORT_INTERVAL", "60000")
 
@@ -30,3 +32,13 @@ def fresh_state():
     yield
     shutdown(timeout_s=2)
     state.reset()
+
+
+@pytest.fixture
+def otlp_receiver():
+    """A real OTLP receiver (gRPC and HTTP/protobuf) on 127.0.0.1 for one test."""
+    from otlp_receiver import OTLPReceiver
+
+    receiver = OTLPReceiver()
+    yield receiver
+    receiver.stop()

@@ -1,0 +1,63 @@
+"""nox is the front door: tests, lint, typecheck, bench, demo, docs (and heavy, separate suites)."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"  # pip: torch==2.13.0 comes from a local file uv ignores
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+PYTHON = "3.11"
+# Everything the default test run needs, beyond the package's own [test] extra.
+TEST_DEPS = [
+    ".[test,numpy,gpu,openai,anthropic]",
+]
+# PyTorch: exactly this version, a local CPU build on our machines (never an open range).
+TORCH = "torch==2.13.0"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """The default test suite (strict mode, no GPU needed)."""
+    session.install(*TEST_DEPS)
+    session.install(TORCH)
+    session.run("pytest", "-q", "-m", "not reliability and not tensorflow and not gpu",
+                *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff over code, tests, benchmarks and examples."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "examples", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict over the package."""
+    session.install("mypy>=1.10", ".[numpy]")
+    session.run("mypy")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """pytest-benchmark: every figure is a ratio against a baseline measured in the same run."""
+    session.install(*TEST_DEPS)
+    session.install(TORCH)
+    session.run("pytest", "benchmarks", "--benchmark-only", "--benchmark-columns=min,median,ops",
+                "-p", "no:randomly", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """The main job: the quickstart on the embedded local default, then its report."""
+    session.install(".[numpy,openai]")
+    session.run("python", "examples/quickstart.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Check the docs: every example runs and every documented name exists."""
+    session.install(*TEST_DEPS)
+    session.run("pytest", "-q", "tests/foundation/test_foundation_docs.py")
