@@ -9,10 +9,10 @@ sys.path.insert(0, os.path.dirname(__file__))  # shared test helpers (otlp_recei
 os.environ.setdefault("AIOBS_STRICT", "true")
 os.environ.setdefault("OTEL_METRIC_EXPORT_INTERVAL", "60000")
 
-import pytest  # noqa: E402
+import pytest
 
-from aiobs_otel._core import errors, state  # noqa: E402
-from aiobs_otel.testing import aiobs_capture  # noqa: E402,F401
+from aiobs_otel._core import errors, state
+from aiobs_otel.testing import aiobs_capture  # noqa: F401
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""A real OTLP receiver for tests: gRPC and HTTP/protobuf on 127.0.0.1, decoding with opentelemetry-proto.
+"""A real OTLP receiver for tests: gRPC and HTTP/protobuf on 127.0.0.1 (opentelemetry-proto).
 
 Nothing is mocked: exporters talk to real sockets, the bodies are parsed with the generated
 protobuf classes, and the receiver keeps every request so tests can assert on what arrived.
@@ -81,7 +81,7 @@ class OTLPReceiver:
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 signal = self.path.rstrip("/").rsplit("/", 1)[-1]
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 encoding = (self.headers.get("Content-Encoding") or "").lower()
@@ -117,7 +117,7 @@ class OTLPReceiver:
         receiver = self
 
         class Servicer(base):  # type: ignore[misc, valid-type]
-            def Export(self, request: Any, context: Any) -> Any:  # noqa: N802 - gRPC naming
+            def Export(self, request: Any, context: Any) -> Any:
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
                 metadata = {k: v for k, v in context.invocation_metadata()}

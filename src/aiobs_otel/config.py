@@ -1,4 +1,4 @@
-"""The only reader of the environment: ``AIOBS_*`` and ``OTEL_*`` become one frozen :class:`Settings`.
+"""The only reader of the environment: ``AIOBS_*`` and ``OTEL_*`` become one frozen ``Settings``.
 
 Resolution order for every field is *argument → environment variable → default*, done once per
 :func:`load_settings` call. A bad explicit argument raises :class:`ValueError`; a bad environment
@@ -31,6 +31,7 @@ __all__ = [
 _log = logging.getLogger("aiobs_otel")
 T = TypeVar("T")
 
+_NO_NAMES: tuple[str, ...] = ()
 EXPORTER_CHOICES = ("otlp", "console", "none", "local")
 PROTOCOL_CHOICES = ("grpc", "http/protobuf")
 
@@ -86,6 +87,7 @@ class Settings:
     pricing_file: Path | None = None
     # training
     step_span_every: int = 1
+    training_peak_flops: float | None = None  # dense peak FLOP/s per device (MFU)
     # GPU
     gpu: bool = False
     gpu_interval_s: float = 1.0
@@ -147,7 +149,7 @@ def _choice(options: tuple[str, ...]) -> Callable[[str], str]:
 def _parse_protocol(raw: str) -> str:
     value = raw.strip().lower()
     if value == "http/json":
-        raise ValueError("http/json is not supported by the Python OTLP exporters; use http/protobuf")
+        raise ValueError("http/json is not supported by the Python exporters; use http/protobuf")
     if value == "http":
         value = "http/protobuf"
     return _choice(PROTOCOL_CHOICES)(value)
@@ -231,7 +233,9 @@ class _Env:
         return default
 
 
-def _signal_exporter(env: _Env, signal: str, endpoint: str | None, signal_endpoint: str | None) -> str:
+def _signal_exporter(
+    env: _Env, signal: str, endpoint: str | None, signal_endpoint: str | None
+) -> str:
     default = "otlp" if (endpoint or signal_endpoint) else "local"
     return env.get(f"OTEL_{signal}_EXPORTER", _parse_exporter, default)
 
@@ -290,6 +294,8 @@ def _validate_argument(name: str, value: Any) -> Any:
                 raise ValueError(f"expected a non-negative integer, got {value!r}")
             return value
         if name in ("shutdown_timeout_s", "gpu_interval_s"):
+            return _check_positive(name, value, float)
+        if name == "training_peak_flops":
             return _check_positive(name, value, float)
         if name == "prometheus_port":
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 65535:
@@ -391,9 +397,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         "genai_semconv_latest": env.get(
             "AIOBS_GENAI_SEMCONV_LATEST", _parse_bool, False
         ) or env.get("OTEL_SEMCONV_STABILITY_OPT_IN", _parse_semconv_opt_in, False),
-        "instrument": env.get("AIOBS_INSTRUMENT", _parse_list, ()),
+        "instrument": env.get("AIOBS_INSTRUMENT", _parse_list, _NO_NAMES),
         "pricing_file": Path(p) if (p := env.raw("AIOBS_PRICING_FILE")) else None,
         "step_span_every": env.get("AIOBS_TRAINING_STEP_SPAN_EVERY", _parse_positive_int, 1),
+        "training_peak_flops": env.get(
+            "AIOBS_TRAINING_PEAK_FLOPS", _parse_positive_float, None
+        ),
         "gpu": env.get("AIOBS_GPU", _parse_bool, False),
         "gpu_interval_s": env.get("AIOBS_GPU_INTERVAL", _parse_positive_float, 1.0),
         "gpu_mode": env.get("AIOBS_GPU_MODE", _parse_gpu_mode, "rank"),

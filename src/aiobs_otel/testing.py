@@ -66,7 +66,7 @@ class Capture:
         self.meter_provider = MeterProvider(
             resource=resource, metric_readers=[self.metric_reader], shutdown_on_exit=False
         )
-        self.log_exporter = InMemoryLogRecordExporter()
+        self.log_exporter = InMemoryLogRecordExporter()  # type: ignore[no-untyped-call]
         self.logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         self.logger_provider.add_log_record_processor(SimpleLogRecordProcessor(self.log_exporter))
 

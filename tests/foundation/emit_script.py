@@ -2,10 +2,11 @@
 
 import sys
 
+from opentelemetry.trace import SpanKind
+
 import aiobs_otel as aiobs
 from aiobs_otel._core.otel import event_logger, meter
 from aiobs_otel._core.wrapping import Operation, Scope, start_span
-from opentelemetry.trace import SpanKind
 
 
 class Demo(Operation):

@@ -39,7 +39,7 @@ class Probe(Scope):
         self.span.set_attribute("probe.items", len(self.items))
 
 
-class probe(Operation):  # noqa: N801 - reads like the public decorators
+class probe(Operation):
     hook_name = "probe"
 
     def __init__(self, fail_in=None):

@@ -75,7 +75,7 @@ def _count_in_telemetry(hook: str) -> None:
         from .otel import self_instruments
 
         self_instruments().internal_errors.add(1, {"aiobs.sdk.hook": hook})
-    except Exception:  # noqa: BLE001 - self-telemetry must never add a failure of its own
+    except Exception:
         pass
 
 
@@ -88,7 +88,7 @@ def guard(hook: str) -> Iterator[None]:
     """
     try:
         yield
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         report(hook, exc)
 
 
@@ -100,7 +100,7 @@ def guarded(hook: str, default: Any = None) -> Callable[[Callable[P, R]], Callab
         def run(*args: P.args, **kwargs: P.kwargs) -> R:
             try:
                 return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 report(hook, exc)
                 return default  # type: ignore[no-any-return]
 

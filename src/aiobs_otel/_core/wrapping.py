@@ -38,7 +38,9 @@ def error_type(exc: BaseException) -> str:
     """The ``error.type`` value for an exception: its fully qualified class name."""
     cls = type(exc)
     module = cls.__module__
-    return cls.__qualname__ if module in ("builtins", "__main__") else f"{module}.{cls.__qualname__}"
+    if module in ("builtins", "__main__"):
+        return cls.__qualname__
+    return f"{module}.{cls.__qualname__}"
 
 
 class Scope:
@@ -213,7 +215,7 @@ def _on_item(scope: Scope, item: Any) -> None:
         errors.report(f"{scope.hook_name}.on_item", exc)
 
 
-# --- the four wrapper kinds ------------------------------------------------------------------------
+# --- the four wrapper kinds ----------------------------------------------------------------
 
 
 def wrap(fn: F, op: Operation) -> F:

@@ -10,6 +10,9 @@ from collections.abc import Sequence
 # subcommand -> (module, one-line help). Each module defines add_arguments(parser) and run(args).
 COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("aiobs_otel.cli.report", "summarise the telemetry in the local sink directory"),
+    "alerts": ("aiobs_otel.cli.alerts", "export the Prometheus alert rules and their tests"),
+    "dashboards": ("aiobs_otel.cli.dashboards", "export the Grafana dashboards"),
+    "demo": ("aiobs_otel.cli.demo", "run a realistic scenario locally, then show its report"),
 }
 
 

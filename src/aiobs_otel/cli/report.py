@@ -74,7 +74,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = []
     for index, row in enumerate(cells):
-        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        rest = zip(row[1:], widths[1:], strict=True)
+        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in rest]
         lines.append("  " + "  ".join(parts).rstrip())
         if index == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
@@ -173,7 +174,8 @@ def sections() -> list[Section]:
 def render(data: SinkData) -> str:
     """The whole terminal report as text."""
     out = [f"aiobs-otel report: {data.directory}",
-           f"{len(data.spans)} spans, {len(data.metrics)} metric points, {len(data.logs)} log records"]
+           f"{len(data.spans)} spans, {len(data.metrics)} metric points, "
+           f"{len(data.logs)} log records"]
     if data.bad_lines:
         out.append(f"({data.bad_lines} unreadable lines skipped)")
     for _, title, render_section in sections():

@@ -5,7 +5,7 @@ encoding (lowerCamelCase keys, hex trace and span ids, integer enums), the same 
 OpenTelemetry Collector's file exporter writes and its ``otlpjsonfile`` receiver reads. Files are
 ``traces.jsonl``, ``metrics.jsonl`` and ``logs.jsonl``; a file that would grow past
 ``max_bytes`` is rotated to ``<name>.1.jsonl`` … ``<name>.<backups>.jsonl`` (oldest dropped), so
-the directory never holds more than ``3 × (backups + 1) × max_bytes``.
+the directory never holds more than ``3 * (backups + 1) * max_bytes``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ _announce_lock = threading.Lock()
 
 def to_otlp_json(message: Message) -> dict[str, Any]:
     """Encode an OTLP protobuf message as OTLP/JSON (hex ids, integer enums, camelCase)."""
-    data = json_format.MessageToDict(message, use_integers_for_enums=True)
+    data: dict[str, Any] = json_format.MessageToDict(message, use_integers_for_enums=True)
     _hex_ids(data)
     return data
 
@@ -93,7 +93,7 @@ class JsonLinesFile:
         data = (line + "\n").encode("utf-8", "replace")
         if len(data) > self.max_bytes:
             _log.warning(
-                "aiobs_otel: dropping a %s batch of %d bytes (larger than the sink's %d-byte files)",
+                "aiobs_otel: dropping a %s batch of %d bytes (over the sink's %d-byte files)",
                 self.signal, len(data), self.max_bytes,
             )
             return
@@ -139,7 +139,8 @@ def announce(directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         if not existed:
             print(
-                f"aiobs-otel: no OTLP endpoint configured; writing telemetry to {directory.resolve()}"
+                "aiobs-otel: no OTLP endpoint configured; writing telemetry to "
+                f"{directory.resolve()}"
                 f" (see it with: aiobs-otel report {directory})",
                 file=sys.stderr,
             )
