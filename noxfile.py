@@ -14,14 +14,21 @@ TEST_DEPS = [
     ".[test,numpy,gpu,openai,anthropic]",
 ]
 # PyTorch: exactly this version, a local CPU build on our machines (never an open range).
+# Installed first, and pinned by the constraints file for every later install, so no package
+# that depends on torch can pull a multi-GB CUDA build.
 TORCH = "torch==2.13.0"
+CONSTRAINTS = ("-c", ".ci/constraints.txt")
+
+
+def install_test_deps(session: nox.Session) -> None:
+    session.install(TORCH, *CONSTRAINTS)
+    session.install(*TEST_DEPS, *CONSTRAINTS)
 
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """The default test suite (strict mode, no GPU needed)."""
-    session.install(*TEST_DEPS)
-    session.install(TORCH)
+    install_test_deps(session)
     session.run("pytest", "-q", "-m", "not reliability and not tensorflow and not gpu",
                 *session.posargs)
 
@@ -43,8 +50,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """pytest-benchmark: every figure is a ratio against a baseline measured in the same run."""
-    session.install(*TEST_DEPS)
-    session.install(TORCH)
+    install_test_deps(session)
     session.run("pytest", "benchmarks", "--benchmark-only", "--benchmark-columns=min,median,ops",
                 "-p", "no:randomly", *session.posargs)
 
@@ -59,5 +65,5 @@ def demo(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Check the docs: every example runs and every documented name exists."""
-    session.install(*TEST_DEPS)
+    session.install(*TEST_DEPS, *CONSTRAINTS)
     session.run("pytest", "-q", "tests/foundation/test_foundation_docs.py")
