@@ -12,6 +12,15 @@ PYTHON = "3.11"
 # Everything the default test run needs, beyond the package's own [test] extra.
 TEST_DEPS = [
     ".[test,numpy,gpu,openai,anthropic]",
+    "pandas>=2.0",  # data: pipeline_stage / DriftMonitor pandas inputs
+    "scikit-learn>=1.3",  # quality: metric values checked against sklearn.metrics
+    "pyarrow>=14",  # data: pyarrow inputs
+    "keras>=3.5,<4",  # training: Keras callback on the torch backend (no TensorFlow)
+    "pytorch-lightning>=2.2,<3",  # training: Lightning callback
+    "transformers>=4.45",  # training: HF Trainer callback
+    "accelerate>=0.26",  # training: HF Trainer needs it
+    "opentelemetry-instrumentation-requests>=0.60b0",  # reliability: exporter HTTP not re-traced
+    "opentelemetry-instrumentation-openai-v2>=2.0b0",  # reliability: coexistence with contrib
 ]
 # PyTorch: exactly this version, a local CPU build on our machines (never an open range).
 # Installed first, and pinned by the constraints file for every later install, so no package
@@ -67,3 +76,23 @@ def docs(session: nox.Session) -> None:
     """Check the docs: every example runs and every documented name exists."""
     session.install(*TEST_DEPS, *CONSTRAINTS)
     session.run("pytest", "-q", "tests/foundation/test_foundation_docs.py")
+
+
+@nox.session(python=PYTHON)
+def tensorflow(session: nox.Session) -> None:
+    """Keras 3 on the TensorFlow backend (a ~570 MB wheel, so its own session)."""
+    session.install(TORCH, *CONSTRAINTS)
+    session.install(".[test]", "tensorflow", "keras", *CONSTRAINTS)
+    session.run("pytest", "-q", "-m", "tensorflow", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def reliability(session: nox.Session) -> None:
+    """The reliability soaks: latency budgets, unpaced burst, 1M-call leak soak (a few minutes).
+
+    The fast reliability scenarios run in ``tests``; these are marked ``reliability``. Scale the
+    soaks with AIOBS_SOAK_SCALE (default 1.0).
+    """
+    install_test_deps(session)
+    session.run("pytest", "-q", "-s", "-m", "reliability", "-p", "no:randomly",
+                "tests/reliability", *session.posargs)

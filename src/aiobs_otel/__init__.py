@@ -26,6 +26,8 @@ _LAZY: dict[str, str] = {
     "agent": "aiobs_otel._core.genai",
     "tool": "aiobs_otel._core.genai",
     "workflow": "aiobs_otel._core.genai",
+    "set_redactor": "aiobs_otel._core.content",
+    "set_pricing": "aiobs_otel._core.cost",
     "instrument": "aiobs_otel.instrumentation",
     "uninstrument": "aiobs_otel.instrumentation",
     # training
@@ -61,6 +63,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # names for type checkers and IDEs; never executed
+    from ._core.content import set_redactor
+    from ._core.cost import set_pricing
     from ._core.genai import agent, llm_call, tool, workflow
     from ._core.pipeline import pipeline_stage
     from ._core.quality import QualityMonitor, record_evaluation

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +29,15 @@ _last_report: dict[str, float] = {}
 _counts: dict[str, int] = {}
 _lock = threading.Lock()
 _in_report = threading.local()
+
+
+def _reinit_lock_in_child() -> None:  # a lock held by another thread at fork() stays held
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_lock_in_child)
 
 
 class InternalError(RuntimeError):

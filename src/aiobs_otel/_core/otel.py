@@ -8,6 +8,7 @@ The first call configures the library from the environment if nobody called ``co
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,15 @@ T = TypeVar("T")
 _lock = threading.RLock()
 _cache: dict[str, Any] = {}
 _cache_generation = -1
+
+
+def _reinit_lock_in_child() -> None:  # a lock held by another thread at fork() stays held
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_lock_in_child)
 
 
 def _ensure_ready() -> None:

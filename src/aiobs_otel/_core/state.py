@@ -6,6 +6,7 @@ the first time telemetry is needed (or when :func:`aiobs_otel.configure` is call
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,16 @@ class _State:
 STATE = _State()
 # Read on every wrapped call: a module-level bool is the cheapest possible check.
 disabled = False
+
+
+def _reinit_lock_in_child() -> None:
+    # A lock held by another thread at fork() stays held forever in the child (that thread does
+    # not exist there): give the child a fresh one.
+    STATE.lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_lock_in_child)
 
 
 def current_settings() -> Settings:

@@ -17,6 +17,7 @@ opened the call runs bare; if a hook fails the call's result and exceptions are 
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import time
@@ -29,9 +30,13 @@ from opentelemetry import trace
 from opentelemetry.trace import Span, Status, StatusCode
 
 from .. import semconv
-from . import errors, state
+from . import activity, errors, state
 
 F = TypeVar("F", bound=Callable[..., Any])
+# ``with``-entered scopes of the current thread/task: (id(operation), scope, context token).
+_OPEN_SCOPES: contextvars.ContextVar[tuple[tuple[int, Scope | None, object], ...]] = (
+    contextvars.ContextVar("aiobs_otel_open_scopes", default=())
+)
 
 
 def error_type(exc: BaseException) -> str:
@@ -51,6 +56,9 @@ class Scope:
     """
 
     hook_name = "scope"
+    # Open scopes are published to :mod:`.activity` so the GPU sampler (another thread) can attach
+    # the latest open span to its observations as an exemplar. A subclass may opt out.
+    publishes_activity = True
 
     def __init__(self, span: Span) -> None:
         self.span = span
@@ -88,6 +96,8 @@ class Scope:
         except Exception as exc:
             errors.report(f"{self.hook_name}.on_end", exc)
         finally:
+            if self.publishes_activity:
+                activity.retract(self)
             span = self.span
             if error is not None and span.is_recording():
                 span.set_attribute(semconv.ERROR_TYPE, error_type(error))
@@ -130,6 +140,8 @@ class Operation(ABC):
 
     # -- decorator ------------------------------------------------------------------------------
     def __call__(self, fn: F) -> F:
+        if isinstance(fn, (classmethod, staticmethod)):  # decorator written above @classmethod
+            return cast(F, type(fn)(wrap(fn.__func__, self)))
         if not callable(fn):
             raise TypeError(f"{type(self).__name__} decorates callables, got {fn!r}")
         return wrap(fn, self)
@@ -148,15 +160,22 @@ class Operation(ABC):
 
     def __enter__(self) -> Any:
         scope = self._open_safely(None, None)
-        if scope is None:
-            self._stack().append((None, None))
-            return NOOP_SCOPE
-        token = _attach(scope)
-        self._stack().append((scope, token))
-        return scope
+        token = _attach(scope) if scope is not None else None
+        # The open scopes live in a context variable, not on the instance: one operation object
+        # may be entered from many threads and asyncio tasks at once.
+        _OPEN_SCOPES.set((*_OPEN_SCOPES.get(), (id(self), scope, token)))
+        return scope if scope is not None else NOOP_SCOPE
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        scope, token = self._stack().pop()
+        stack = _OPEN_SCOPES.get()
+        key = id(self)
+        for index in range(len(stack) - 1, -1, -1):
+            if stack[index][0] == key:
+                _, scope, token = stack[index]
+                _OPEN_SCOPES.set(stack[:index] + stack[index + 1:])
+                break
+        else:  # entered in another context (or never): nothing of ours to end here
+            return
         if scope is not None:
             _detach(scope, token)
             _finish(scope, exc)
@@ -167,22 +186,28 @@ class Operation(ABC):
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         self.__exit__(exc_type, exc, tb)
 
-    def _stack(self) -> list[tuple[Scope | None, object]]:
-        stack: list[tuple[Scope | None, object]] | None = self.__dict__.get("_scopes")
-        if stack is None:
-            stack = self.__dict__.setdefault("_scopes", [])
-        return stack
-
 
 # --- guarded steps -------------------------------------------------------------------------------
 
 
 def _attach(scope: Scope) -> object:
     try:
-        return scope.attach()
+        token = scope.attach()
     except Exception as exc:
         errors.report(f"{scope.hook_name}.attach", exc)
         return None
+    if scope.publishes_activity:
+        _publish(scope)
+    return token
+
+
+def _publish(scope: Scope) -> None:
+    """Make the scope's span visible to the GPU sampler thread (once per scope; see activity)."""
+    try:
+        if not scope.ended and not activity.is_open(scope) and scope.span.is_recording():
+            activity.publish(scope, trace.set_span_in_context(scope.span))
+    except Exception as exc:
+        errors.report(f"{scope.hook_name}.publish", exc)
 
 
 def _detach(scope: Scope, token: object) -> None:
@@ -199,6 +224,8 @@ def _finish(scope: Scope, error: BaseException | None) -> None:
         scope.finish(error)
     except Exception as exc:
         errors.report(f"{scope.hook_name}.finish", exc)
+    if scope.publishes_activity:  # also when a subclass's finish() does not call ours
+        activity.retract(scope)
 
 
 def _on_result(scope: Scope, result: Any) -> None:
@@ -221,6 +248,8 @@ def _on_item(scope: Scope, item: Any) -> None:
 def wrap(fn: F, op: Operation) -> F:
     """Wrap ``fn`` so each call runs inside ``op``; the wrapper is of the same kind as ``fn``."""
     target = fn.func if isinstance(fn, functools.partial) else fn
+    if not inspect.isroutine(target) and not inspect.isclass(target):
+        target = getattr(target, "__call__", target)  # a callable object: its __call__ decides
     if inspect.isasyncgenfunction(target):
         return cast(F, _wrap_async_generator(fn, op))
     if inspect.isgeneratorfunction(target):

@@ -10,9 +10,11 @@ never hang the process at exit.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from opentelemetry import _logs, metrics, trace
@@ -24,6 +26,9 @@ from ..config import Settings, distributed_identity, load_settings
 
 _log = logging.getLogger("aiobs_otel")
 _atexit_registered = False
+# ids of the providers our configure() installed as OpenTelemetry's globals (they stay installed
+# for the life of the process: the OTel API sets each global once).
+_installed_globals: set[int] = set()
 
 # Settings that shape providers and exporters: changing them needs shutdown() first.
 _EXPORT_FIELDS = (
@@ -122,26 +127,33 @@ def _install(settings: Settings, explicit: dict[str, Any]) -> None:
     # Install ours as the globals too, so other instrumentations share them (once per process).
     if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         trace.set_tracer_provider(tracer_provider)
+        _installed_globals.add(id(tracer_provider))
     if type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider":
         metrics.set_meter_provider(meter_provider)
+        _installed_globals.add(id(meter_provider))
     if isinstance(_logs.get_logger_provider(), _PROXY_LOGGERS):
         _logs.set_logger_provider(logger_provider)
+        _installed_globals.add(id(logger_provider))
     state.set_providers(tracer_provider, meter_provider, logger_provider)
     state.STATE.owns_providers = True
+    from .accounting import install_log_limits
+
+    install_log_limits()
     _register_atexit()
 
 
 def _existing_providers() -> dict[str, Any]:
-    """Global providers someone else installed (None where the global is still the proxy)."""
+    """Global providers the application installed (None where the global is still the proxy,
+    or is one that an earlier configure() of ours installed and shutdown() stopped)."""
     found: dict[str, Any] = {"traces": None, "metrics": None, "logs": None}
     tp = trace.get_tracer_provider()
-    if not isinstance(tp, trace.ProxyTracerProvider) and tp is not state.STATE.tracer_provider:
+    if not isinstance(tp, trace.ProxyTracerProvider) and id(tp) not in _installed_globals:
         found["traces"] = tp
     mp = metrics.get_meter_provider()
-    if type(mp).__name__ != "_ProxyMeterProvider" and mp is not state.STATE.meter_provider:
+    if type(mp).__name__ != "_ProxyMeterProvider" and id(mp) not in _installed_globals:
         found["metrics"] = mp
     lp = _logs.get_logger_provider()
-    if not isinstance(lp, _PROXY_LOGGERS) and lp is not state.STATE.logger_provider:
+    if not isinstance(lp, _PROXY_LOGGERS) and id(lp) not in _installed_globals:
         found["logs"] = lp
     return found
 
@@ -186,6 +198,10 @@ def _otlp_kwargs(settings: Settings, signal: str) -> dict[str, Any]:
         kwargs["headers"] = dict(settings.headers)
     if settings.protocol == "grpc" and endpoint and endpoint.startswith("http://"):
         kwargs["insecure"] = True
+    if settings.protocol != "grpc":
+        from .accounting import partial_success_session
+
+        kwargs["session"] = partial_success_session(signal)
     return kwargs
 
 
@@ -268,6 +284,8 @@ def _tracer_provider(settings: Settings, resource: Any) -> Any:
     from opentelemetry.sdk.trace import SpanLimits, TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+    from .accounting import CountingSpanExporter, track_processor
+
     provider = TracerProvider(
         resource=resource,
         span_limits=SpanLimits(max_attribute_length=settings.attribute_value_max_length),
@@ -275,7 +293,9 @@ def _tracer_provider(settings: Settings, resource: Any) -> Any:
     )
     exporter = _span_exporter(settings)
     if exporter is not None:
-        provider.add_span_processor(BatchSpanProcessor(exporter))
+        processor = BatchSpanProcessor(CountingSpanExporter(exporter))
+        track_processor(processor, "traces")
+        provider.add_span_processor(processor)
     return provider
 
 
@@ -283,33 +303,74 @@ def metric_readers(settings: Settings) -> list[Any]:
     """The metric readers for these settings: the periodic exporter and, if set, Prometheus."""
     from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 
+    from .accounting import CountingMetricExporter
+
     readers: list[Any] = []
     exporter = _metric_exporter(settings)
     if exporter is not None:
         readers.append(
             PeriodicExportingMetricReader(
-                exporter, export_interval_millis=settings.metric_export_interval_ms
+                CountingMetricExporter(exporter),
+                export_interval_millis=settings.metric_export_interval_ms,
+                cardinality_limits=cardinality_limits(settings),
             )
         )
+    if settings.prometheus_port is not None:
+        from .prometheus import prometheus_reader
+
+        scrape_reader = prometheus_reader(settings)
+        if scrape_reader is not None:
+            readers.append(scrape_reader)
     return readers
+
+
+def cardinality_limits(settings: Settings) -> dict[type, int]:
+    """``settings.metric_cardinality_limit`` for every instrument kind (excess → overflow point)."""
+    from opentelemetry.sdk.metrics import (
+        Counter,
+        Histogram,
+        ObservableCounter,
+        ObservableGauge,
+        ObservableUpDownCounter,
+        UpDownCounter,
+    )
+    from opentelemetry.sdk.metrics import _Gauge as Gauge
+
+    kinds: tuple[type, ...] = (Counter, UpDownCounter, Histogram, Gauge, ObservableCounter,
+                               ObservableUpDownCounter, ObservableGauge)
+    return {kind: settings.metric_cardinality_limit for kind in kinds}
 
 
 def _meter_provider(settings: Settings, resource: Any) -> Any:
     from opentelemetry.sdk.metrics import MeterProvider
 
+    views: list[Any] = []
+    if settings.gpu and settings.gpu_dcgm:
+        # The SDK lower-cases instrument names; DCGM dashboards need DCGM_FI_* in upper case.
+        from ..collectors.gpu import dcgm_views
+
+        views = dcgm_views()
     return MeterProvider(
-        resource=resource, metric_readers=metric_readers(settings), shutdown_on_exit=False
+        resource=resource, metric_readers=metric_readers(settings), shutdown_on_exit=False,
+        views=views,
     )
 
 
 def _logger_provider(settings: Settings, resource: Any) -> Any:
-    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
-    provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    from .accounting import CountingLogExporter, track_processor
+
+    provider = LoggerProvider(
+        resource=resource, shutdown_on_exit=False,
+        log_record_limits=LogRecordLimits(max_attribute_length=settings.attribute_value_max_length),
+    )
     exporter = _log_exporter(settings)
     if exporter is not None:
-        provider.add_log_record_processor(BatchLogRecordProcessor(exporter))
+        processor = BatchLogRecordProcessor(CountingLogExporter(exporter))
+        track_processor(processor, "logs")
+        provider.add_log_record_processor(processor)
     return provider
 
 
@@ -329,30 +390,48 @@ def _start_optional_parts(settings: Settings) -> None:
             instrument(*settings.instrument)
 
 
-# --- flush and shutdown ----------------------------------------------------------------------------
+# --- flush and shutdown --------------------------------------------------------------------
 
 
 def _run_capped(work: Callable[[], None], timeout_s: float, what: str) -> bool:
     """Run ``work`` on a daemon thread and wait at most ``timeout_s``; True if it finished."""
-    done = threading.Event()
+    return _run_all_capped([work], timeout_s, what)
 
-    def target() -> None:
+
+def _run_all_capped(works: Sequence[Callable[[], object]], timeout_s: float, what: str) -> bool:
+    """Run each of ``works`` on its own daemon thread, all within one deadline of ``timeout_s``.
+
+    True if all finished in time. If a thread cannot be started (interpreter finalizing), that
+    work is skipped and False is returned: an unbounded inline call could hang the exit.
+    """
+    deadline = time.monotonic() + max(timeout_s, 0.0)
+    events: list[threading.Event] = []
+    started_all = True
+    for index, work in enumerate(works):
+        done = threading.Event()
+
+        def target(work: Callable[[], object] = work, done: threading.Event = done) -> None:
+            try:
+                work()
+            except Exception as exc:
+                _log.warning("aiobs_otel: %s failed: %r", what, exc)
+            finally:
+                done.set()
+
+        thread = threading.Thread(target=target, name=f"aiobs-{what}-{index}", daemon=True)
         try:
-            work()
-        except Exception as exc:
-            _log.warning("aiobs_otel: %s failed: %r", what, exc)
-        finally:
-            done.set()
-
-    thread = threading.Thread(target=target, name=f"aiobs-{what}", daemon=True)
-    thread.start()
-    if not done.wait(timeout_s):
+            thread.start()
+        except RuntimeError:  # "can't create new thread at interpreter shutdown"
+            started_all = False
+            continue
+        events.append(done)
+    finished = all(done.wait(max(deadline - time.monotonic(), 0.0)) for done in events)
+    if not finished:
         _log.warning(
             "aiobs_otel: %s did not finish within %.1f s; unsent telemetry is dropped",
             what, timeout_s,
         )
-        return False
-    return True
+    return finished and started_all
 
 
 def force_flush(timeout_s: float | None = None) -> bool:
@@ -364,14 +443,13 @@ def force_flush(timeout_s: float | None = None) -> bool:
     providers = [state.STATE.tracer_provider, state.STATE.meter_provider,
                  state.STATE.logger_provider]
 
-    def flush() -> None:
-        millis = int(limit * 1000)
-        for provider in providers:
-            flush_fn = getattr(provider, "force_flush", None)
-            if flush_fn is not None:
-                flush_fn(millis)
-
-    return _run_capped(flush, limit, "flush")
+    millis = int(limit * 1000)
+    flushes = [
+        functools.partial(flush_fn, millis)
+        for flush_fn in (getattr(provider, "force_flush", None) for provider in providers)
+        if flush_fn is not None
+    ]
+    return _run_all_capped(flushes, limit, "flush")
 
 
 def shutdown(timeout_s: float | None = None) -> bool:
@@ -391,19 +469,26 @@ def shutdown(timeout_s: float | None = None) -> bool:
         state.STATE.configured = False
         state.STATE.owns_providers = False
     limit = settings.shutdown_timeout_s if timeout_s is None else timeout_s
-    for callback in callbacks:
-        with errors.guard("setup.shutdown_callback"):
-            callback()
+    deadline = time.monotonic() + limit
+
+    def stop_parts() -> None:
+        for callback in callbacks:
+            with errors.guard("setup.shutdown_callback"):
+                callback()
+
+    finished = not callbacks or _run_capped(stop_parts, limit, "shutdown-callbacks")
     if not owned:
-        return True
+        return finished
+    # Each provider stops on its own thread: a tracer provider stuck on a dead collector must
+    # not use up the time of the meter and logger providers' final exports.
+    stops = [stop_fn for stop_fn in (getattr(p, "shutdown", None) for p in providers)
+             if stop_fn is not None]
+    stopped = _run_all_capped(stops, max(deadline - time.monotonic(), 0.0), "shutdown")
+    if not stopped:
+        from .accounting import discard_pending
 
-    def stop() -> None:
-        for provider in providers:
-            stop_fn = getattr(provider, "shutdown", None)
-            if stop_fn is not None:
-                stop_fn()
-
-    return _run_capped(stop, limit, "shutdown")
+        discard_pending()  # still queued: counted as dropped (reason "shutdown"), never sent
+    return finished and stopped
 
 
 def _register_atexit() -> None:

@@ -134,9 +134,9 @@ def announce(directory: Path) -> None:
     with _announce_lock:
         if key in _announced:
             return
-        _announced.add(key)
         existed = directory.exists()
         directory.mkdir(parents=True, exist_ok=True)
+        _announced.add(key)  # only once it exists: other threads skip the lock on this check
         if not existed:
             print(
                 "aiobs-otel: no OTLP endpoint configured; writing telemetry to "

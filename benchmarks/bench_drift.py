@@ -1,0 +1,172 @@
+"""Drift sketches against plain numpy, in the same run (ratios, no timed assertions).
+
+Run: ``pytest benchmarks/bench_drift.py --benchmark-only --benchmark-columns=min,median,ops``
+
+* one column: ``ExpHistogram.update`` of 10k normal values (both signs, 1% NaN) against the
+  least numpy work that buckets them (``log2`` + ``ceil`` + ``bincount``), and ``np.histogram``
+  over 160 fixed log edges;
+* a 10k x 64 frame: ``DriftMonitor``-style update of 64 column sketches against numpy's
+  ``log2`` + ``bincount`` over the whole matrix;
+* ``record()`` one value at a time (buffered) against a bare ``list.append`` loop;
+* drift evaluation (PSI, KS, JS, W1 and thresholds) per feature per window;
+* live memory per numeric feature of a monitor (``extra_info["bytes_per_feature"]``).
+
+``extra_info`` holds the rates (values/s) and the ratio to the numpy baseline.
+Targets: >= 150 M values/s one column, >= 100 M/s frame, >= 10 M/s record(), <= 2 KiB per
+feature, <= 100 us per feature per window.
+"""
+
+from __future__ import annotations
+
+import gc
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from aiobs_otel.drift import DriftMonitor, ExpHistogram
+
+N = 10_000
+COLS = 64
+RNG = np.random.default_rng(0)
+COLUMN = RNG.normal(0.0, 1.0, N)
+COLUMN[::100] = np.nan
+FRAME = RNG.normal(0.0, 1.0, (N, COLS))
+FRAME[::100] = np.nan
+FRAME_COLUMNS = {f"f{i}": np.ascontiguousarray(FRAME[:, i]) for i in range(COLS)}
+EDGES = np.concatenate([-np.geomspace(8, 1e-3, 80), np.geomspace(1e-3, 8, 80)])
+_rates: dict[str, float] = {}
+
+
+def _numpy_bucketing(x):
+    finite = x[np.isfinite(x)]
+    t = np.log2(np.abs(finite[finite != 0]))
+    t *= 8.0
+    np.ceil(t, out=t)
+    t -= t.min()
+    return np.bincount(t.astype(np.intp))
+
+
+def _rate(benchmark, values, key):
+    rate = values / benchmark.stats.stats.median
+    benchmark.extra_info["values_per_s"] = rate
+    _rates[key] = rate
+    return rate
+
+
+@pytest.mark.benchmark(group="drift-column")
+def test_numpy_baseline_column(benchmark):
+    benchmark(_numpy_bucketing, COLUMN)
+    _rate(benchmark, N, "numpy_column")
+
+
+@pytest.mark.benchmark(group="drift-column")
+def test_numpy_histogram_column(benchmark):
+    benchmark(np.histogram, COLUMN, EDGES)
+    _rate(benchmark, N, "np_histogram_column")
+
+
+@pytest.mark.benchmark(group="drift-column")
+def test_exphist_update_column(benchmark):
+    h = ExpHistogram()
+    h.update(COLUMN)
+    benchmark(h.update, COLUMN)
+    rate = _rate(benchmark, N, "exphist_column")
+    if "numpy_column" in _rates:
+        benchmark.extra_info["ratio_vs_numpy"] = rate / _rates["numpy_column"]
+
+
+@pytest.mark.benchmark(group="drift-frame")
+def test_numpy_baseline_frame(benchmark):
+    benchmark(_numpy_bucketing, FRAME)
+    _rate(benchmark, N * COLS, "numpy_frame")
+
+
+@pytest.mark.benchmark(group="drift-frame")
+def test_exphist_update_frame(benchmark):
+    hists = [ExpHistogram() for _ in range(COLS)]
+    cols = list(FRAME_COLUMNS.values())
+
+    def update():
+        for h, col in zip(hists, cols):
+            h.update(col)
+
+    update()
+    benchmark(update)
+    rate = _rate(benchmark, N * COLS, "exphist_frame")
+    if "numpy_frame" in _rates:
+        benchmark.extra_info["ratio_vs_numpy"] = rate / _rates["numpy_frame"]
+
+
+@pytest.mark.benchmark(group="drift-monitor")
+def test_monitor_observe_frame(benchmark):
+    monitor = DriftMonitor(name="bench", reference=FRAME_COLUMNS, window_size=10**9,
+                           export_sketches=False, calibration_chunks=4)
+    benchmark(monitor.observe, FRAME_COLUMNS)
+    _rate(benchmark, N * COLS, "monitor_frame")
+
+
+VALUES = COLUMN[np.isfinite(COLUMN)].tolist()[:4096]
+
+
+@pytest.mark.benchmark(group="drift-record")
+def test_list_append_baseline(benchmark):
+    def run():
+        out = []
+        append = out.append
+        for v in VALUES:
+            append(v)
+
+    benchmark(run)
+    _rate(benchmark, len(VALUES), "append")
+
+
+@pytest.mark.benchmark(group="drift-record")
+def test_record_one_value(benchmark):
+    h = ExpHistogram()
+
+    def run():
+        record = h.record
+        for v in VALUES:
+            record(v)
+
+    benchmark(run)
+    rate = _rate(benchmark, len(VALUES), "record")
+    if "append" in _rates:
+        benchmark.extra_info["ratio_vs_append"] = rate / _rates["append"]
+
+
+@pytest.mark.benchmark(group="drift-evaluate")
+def test_evaluation_per_feature(benchmark):
+    monitor = DriftMonitor(name="eval", reference=FRAME_COLUMNS, window_size=10**9,
+                           export_sketches=False, calibration_chunks=8)
+    monitor.observe(FRAME_COLUMNS)
+    states = list(monitor._features.values())
+
+    def evaluate():
+        for st in states:
+            monitor._evaluate(st, update_state=False)
+
+    benchmark(evaluate)
+    per_feature = benchmark.stats.stats.median / COLS
+    benchmark.extra_info["us_per_feature"] = per_feature * 1e6
+
+
+@pytest.mark.benchmark(group="drift-memory")
+def test_live_memory_per_numeric_feature(benchmark):
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    monitor = DriftMonitor(name="mem", reference=FRAME_COLUMNS, window_size=N,
+                           export_sketches=False, calibration_chunks=4)
+    monitor.observe(FRAME_COLUMNS)  # one closed window
+    monitor.observe({k: v[: N // 2] for k, v in FRAME_COLUMNS.items()})  # half open window
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    total = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    # the reference profile (shared, read-only) is reported apart from the live window state
+    window_bytes = sum(st.window.nbytes() + 200 for st in monitor._features.values()) / COLS
+    benchmark.extra_info["bytes_per_feature_total"] = total / COLS
+    benchmark.extra_info["bytes_per_feature_window"] = window_bytes
+    benchmark(lambda: None)

@@ -1,0 +1,852 @@
+"""Mergeable streaming sketches in pure numpy (no OpenTelemetry import here).
+
+:class:`ExpHistogram` is a base-2 exponential histogram with OpenTelemetry's index mapping:
+at scale ``s`` bucket ``i`` holds the magnitudes in ``(2**(i / 2**s), 2**((i + 1) / 2**s)]``,
+positive and negative values have their own bucket ranges (sharing one scale), ``|x| <=
+zero_threshold`` goes to the zero bucket, and NaN, +inf and -inf are counted apart. Updates
+are vectorised (one pass of numpy kernels per batch); two histograms merge exactly: the result
+is the histogram of the union, whatever the order (associative and commutative).
+
+>>> import numpy as np
+>>> h = ExpHistogram()
+>>> h.update(np.array([0.5, 1.0, 2.0, 3.0, np.nan]))
+>>> h.count, h.nan_count, h.scale
+(4, 1, 20)
+
+:class:`CategoricalSketch` counts a reference's top-K categories plus ``other`` (seen in the
+reference, outside the top K) and ``unseen`` (never seen in the reference).
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import struct
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "MAX_SCALE", "MIN_SCALE", "CategoricalSketch", "ExpHistogram", "NumericWindow",
+    "bucket_bounds",
+]
+
+MAX_SCALE = 20
+MIN_SCALE = -10
+_MIN_NORMAL = 2.2250738585072014e-308
+_FLUSH_EVERY = 4096
+_I64 = np.int64
+Counts = npt.NDArray[np.int64]
+Floats = npt.NDArray[np.float64]
+
+
+def bucket_bounds(scale: int, index: npt.NDArray[Any] | int) -> tuple[Any, Any]:
+    """Lower and upper magnitude bound of bucket ``index`` at ``scale``: ``(lower, upper]``."""
+    idx = np.asarray(index, dtype=np.float64)
+    factor = 2.0 ** (-scale)
+    return np.exp2(idx * factor), np.exp2((idx + 1.0) * factor)
+
+
+_LOG2_MIN_NORMAL = -1022.0
+
+
+def _nudge_inexact_powers(t: Floats, x: Floats) -> bool:
+    """Where ``log2`` rounded to an integer for a value that is not a power of two, step up.
+
+    Within an ulp above ``2**k`` ``np.log2`` returns exactly ``k``, which would put the value
+    in the bucket below; nudging keeps every scale (the exponent method at scale <= 0
+    included) on the index the OTel definition gives.
+    """
+    whole = t == np.rint(t)
+    if not whole.any():
+        return False
+    hit = np.flatnonzero(whole)
+    mantissa, _ = np.frexp(x[hit])
+    inexact = hit[np.abs(mantissa) != 0.5]
+    if inexact.size == 0:
+        return False
+    t[inexact] = np.nextafter(t[inexact], np.inf)
+    return True
+
+
+def _exact_log2(magnitudes: Floats) -> Floats:
+    """``log2`` that is an integer only for exact powers of two.
+
+    Within an ulp above ``2**k`` ``np.log2`` rounds to ``k``, which would put the value in the
+    bucket below; such results are nudged up so every scale (the exponent method at scale <= 0
+    included) gets the index the OTel definition gives.
+    """
+    t = np.log2(magnitudes)
+    whole = t == np.floor(t)
+    if whole.any():
+        hit = np.flatnonzero(whole)
+        mantissa, _ = np.frexp(magnitudes[hit])
+        inexact = hit[mantissa != 0.5]
+        t[inexact] = np.nextafter(t[inexact], np.inf)
+    return t
+
+
+def _log2_indices(magnitudes: Floats, scale: int) -> Floats:
+    """``ceil(log2(m) * 2**scale) - 1`` as floats (exact integers), the OTel index at ``scale``.
+
+    Indices at any lower scale are these shifted right, for the same float ``log2(m)``, so every
+    histogram computes identical buckets for a value whichever scale it holds.
+    """
+    t = _exact_log2(magnitudes)
+    if scale != 0:
+        t *= 2.0**scale
+    np.ceil(t, out=t)
+    t -= 1.0
+    return t
+
+
+def map_to_index(values: npt.ArrayLike, scale: int) -> npt.NDArray[np.int64]:
+    """The OTel exponential-histogram bucket index of each ``|value|`` (non-zero, finite)."""
+    mags = np.maximum(np.abs(np.asarray(values, dtype=np.float64)), _MIN_NORMAL)
+    return _log2_indices(np.atleast_1d(mags), scale).astype(_I64)
+
+
+class _Range:
+    """Counts of one sign: ``counts[j]`` is bucket ``offset + j``, kept trimmed (no zero ends)."""
+
+    __slots__ = ("counts", "offset")
+
+    def __init__(self) -> None:
+        self.offset = 0
+        self.counts: Counts = np.zeros(0, dtype=_I64)
+
+    def bounds(self) -> tuple[int, int] | None:
+        if self.counts.size == 0:
+            return None
+        return self.offset, self.offset + self.counts.size - 1
+
+    def downscale(self, by: int) -> None:
+        if by <= 0 or self.counts.size == 0:
+            return
+        first = self.offset >> by
+        last = (self.offset + self.counts.size - 1) >> by
+        idx = (np.arange(self.counts.size, dtype=_I64) + self.offset) >> by
+        self.counts = _grouped_sum(self.counts, idx - first, last - first + 1)
+        self.offset = first
+
+    def add_counts(self, first: int, counts: Counts) -> None:
+        """Add ``counts`` for buckets ``first ..``, growing the array as needed."""
+        first, counts = _trim(first, counts)
+        if counts.size == 0:
+            return
+        if self.counts.size == 0:
+            self.offset, self.counts = first, counts.astype(_I64, copy=True)
+            return
+        lo = min(self.offset, first)
+        hi = max(self.offset + self.counts.size, first + counts.size)
+        if lo != self.offset or hi != self.offset + self.counts.size:
+            grown = np.zeros(hi - lo, dtype=_I64)
+            grown[self.offset - lo:self.offset - lo + self.counts.size] = self.counts
+            self.counts, self.offset = grown, lo
+        start = first - self.offset
+        self.counts[start:start + counts.size] += counts
+        if self.counts[0] == 0 or self.counts[-1] == 0:  # a subtraction emptied an end
+            self.offset, self.counts = _trim(self.offset, self.counts)
+
+    def trimmed(self) -> tuple[int, Counts]:
+        return self.offset, self.counts
+
+    def copy(self) -> _Range:
+        other = _Range()
+        other.offset, other.counts = self.offset, self.counts.copy()
+        return other
+
+
+def _trim(first: int, counts: Counts) -> tuple[int, Counts]:
+    if counts.size and counts[0] != 0 and counts[-1] != 0:
+        return first, counts
+    nz = np.flatnonzero(counts)
+    if nz.size == 0:
+        return 0, np.zeros(0, dtype=_I64)
+    return first + int(nz[0]), counts[nz[0]:nz[-1] + 1]
+
+
+def lattice_edges(scale: int, lo: int, hi: int, zero_threshold: float = 0.0) -> Floats:
+    """Boundaries of the cells of :meth:`ExpHistogram.lattice_counts` (one more than cells)."""
+    lower, upper = bucket_bounds(scale, np.arange(lo, hi + 1))
+    zt = zero_threshold
+    inner = lower[0]
+    # neg hi .. neg lo: [-upper_i, -lower_i]; zero: [-lower_lo, lower_lo] (or the threshold)
+    neg = -upper[::-1]
+    return np.concatenate([neg, [-max(inner, zt), max(inner, zt)], upper])
+
+
+def interpolate_mass(bounds: Floats, mass: Floats, edges: Floats,
+                     lowest: float = -math.inf, highest: float = math.inf) -> Floats:
+    """CDF at ``edges`` from cell masses, density linear inside a cell (slope from neighbours).
+
+    ``bounds`` are the cell boundaries (one more than cells, all cells of positive width);
+    ``lowest``/``highest`` (the data's min and max) tighten the outermost occupied cells.
+    """
+    n = mass.size
+    occupied = np.flatnonzero(mass)
+    if occupied.size and (lowest > bounds[occupied[0]] or highest < bounds[occupied[-1] + 1]):
+        bounds = bounds.copy()
+        first, last = int(occupied[0]), int(occupied[-1]) + 1
+        if bounds[first] < lowest < bounds[first + 1]:
+            bounds[first] = lowest
+        if bounds[last - 1] < highest < bounds[last]:
+            bounds[last] = highest
+        if first == last - 1 and bounds[first] == bounds[last]:  # a single value
+            return np.where(edges >= bounds[first], float(mass.sum()), 0.0)
+    cum = np.cumsum(mass)
+    widths = bounds[1:] - bounds[:-1]
+    k = np.searchsorted(bounds, edges, side="left") - 1
+    np.clip(k, 0, n - 1, out=k)
+    width = widths[k]
+    left = bounds[k]
+    dens = mass[k] / width
+    km = np.maximum(k - 1, 0)
+    kp = np.minimum(k + 1, n - 1)
+    span = (bounds[kp] + 0.5 * widths[kp]) - (bounds[km] + 0.5 * widths[km])
+    span[span <= 0] = np.inf
+    slope = (mass[kp] / widths[kp] - mass[km] / widths[km]) / span
+    limit = 2.0 * dens / width
+    np.clip(slope, -limit, limit, out=slope)
+    x = np.clip(edges - left, 0.0, width)
+    start = cum[k] - mass[k]
+    value = start + dens * x + 0.5 * slope * (x * x - width * x)
+    np.clip(value, start, cum[k], out=value)
+    value[edges < bounds[0]] = 0.0
+    value[edges >= bounds[-1]] = cum[-1]
+    return value
+
+
+def _recorder(hist: ExpHistogram) -> Callable[[float], None]:
+    buffer = hist._buffer
+    append = buffer.append
+    flush = hist.flush
+
+    def record(value: float, _len: Callable[[list[float]], int] = len) -> None:
+        append(value)
+        if _len(buffer) >= _FLUSH_EVERY:
+            flush()
+
+    return record
+
+
+def _grouped_sum(counts: Counts, groups: Counts, size: int) -> Counts:
+    """Sum ``counts`` by ascending ``groups`` (exact integers; contiguous groups)."""
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    out = np.zeros(size, dtype=_I64)
+    out[groups[starts]] = np.add.reduceat(counts, starts)
+    return out
+
+
+class ExpHistogram:
+    """A base-2 exponential histogram (OpenTelemetry's mapping), updated in numpy batches.
+
+    ``max_size`` caps the buckets per sign; the scale starts at ``max_scale`` and drops (halving
+    the resolution) whenever the data's range would need more buckets.
+
+    >>> import numpy as np
+    >>> a, b = ExpHistogram(), ExpHistogram()
+    >>> a.update(np.arange(1.0, 100.0)); b.update(-np.arange(1.0, 10.0))
+    >>> merged = a.merged(b)
+    >>> merged.count
+    108
+    """
+
+    __slots__ = (
+        "_buffer", "count", "max", "max_size", "min", "nan_count", "neg", "neginf_count",
+        "pos", "posinf_count", "record", "scale", "sum", "zero_count", "zero_threshold",
+    )
+    #: Add one value (buffered; applied in batches of 4096 and before any read). A closure
+    #: bound per histogram: one Python call and a list append per value.
+    record: Callable[[float], None]
+
+    def __init__(
+        self, max_size: int = 160, max_scale: int = MAX_SCALE, zero_threshold: float = 0.0
+    ) -> None:
+        if max_size < 2:
+            raise ValueError("max_size must be at least 2")
+        if not MIN_SCALE <= max_scale <= MAX_SCALE:
+            raise ValueError(f"max_scale must be in [{MIN_SCALE}, {MAX_SCALE}]")
+        if zero_threshold < 0 or not math.isfinite(zero_threshold):
+            raise ValueError("zero_threshold must be a finite number >= 0")
+        self.max_size = int(max_size)
+        self.scale = int(max_scale)
+        self.zero_threshold = float(zero_threshold)
+        self.pos = _Range()
+        self.neg = _Range()
+        self.zero_count = 0
+        self.nan_count = 0
+        self.posinf_count = 0
+        self.neginf_count = 0
+        self.count = 0  # finite values (positive + negative + zero buckets)
+        self.sum = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+        self._buffer: list[float] = []
+        self.record = _recorder(self)
+
+    # -- updating -------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Apply buffered :meth:`record` values."""
+        if self._buffer:
+            values = np.array(self._buffer, dtype=np.float64)
+            self._buffer.clear()
+            self.update(values)
+
+    def update(self, values: npt.ArrayLike) -> None:
+        """Add a batch of values (any shape; NaN and ±inf are counted apart).
+
+        One fused pass of numpy kernels: ``log2 |x|`` once, specials (NaN, ±inf, zero) split
+        off only when present, the scale chosen from the extremes, one ``bincount`` for both
+        signs (negative buckets offset into a second block).
+        """
+        x = np.asarray(values, dtype=np.float64)
+        if x.ndim != 1:
+            x = x.ravel()
+        if x.size == 0:
+            return
+        lo = float(x.min())
+        hi = float(x.max())
+        if not (lo > -math.inf and hi < math.inf):  # NaN (compares false) or an infinity
+            keep = np.isfinite(x)
+            self._count_specials(x[~keep])
+            x = x[keep]
+            if x.size == 0:
+                return
+            lo = float(x.min())
+            hi = float(x.max())
+        zt = self.zero_threshold
+        if lo > zt:
+            t = np.log2(x)
+        elif hi < -zt:
+            t = np.log2(-x)
+        else:
+            with np.errstate(divide="ignore"):
+                t = np.log2(np.abs(x))
+        t_lo = float(t.min())
+        log2_zt = math.log2(zt) if zt > 0.0 else -math.inf
+        if t_lo <= log2_zt:  # values in the zero bucket
+            keep = np.abs(x) > zt if zt > 0.0 else t > -math.inf
+            n_keep = int(np.count_nonzero(keep))
+            zeros = x.size - n_keep
+            self.zero_count += zeros
+            self.count += zeros
+            self._add_stats(0, 0.0, lo, hi)
+            if n_keep == 0:
+                self.sum += float(x.sum())
+                return
+            x = x[keep]
+            t = t[keep]
+            lo = float(x.min())
+            hi = float(x.max())
+            t_lo = float(t.min())
+        self._add_stats(x.size, float(x.sum()), lo, hi)
+        if _nudge_inexact_powers(t, x):
+            t_lo = float(t.min())
+        if t_lo < _LOG2_MIN_NORMAL:  # subnormals map to the lowest normal bucket
+            np.maximum(t, _LOG2_MIN_NORMAL, out=t)
+            t_lo = _LOG2_MIN_NORMAL
+        t_hi = float(t.max())
+        scale = self._fit_scale(t_lo, t_hi)
+        factor = 2.0**scale
+        if factor != 1.0:
+            t *= factor
+        np.ceil(t, out=t)  # bucket index + 1
+        first = math.ceil(t_lo * factor) - 1
+        last = math.ceil(t_hi * factor) - 1
+        block = last - first + 1
+        if lo < 0.0 < hi:
+            # both signs in one bincount: positives to [block + 1, 2 block], negatives
+            # (mirrored) to [0, block - 1]
+            t -= float(first)
+            np.copysign(t, x, out=t)
+            t += float(block)
+            counts = np.bincount(t.astype(np.intp), minlength=2 * block + 1)
+            self.pos.add_counts(first, counts[block + 1:])
+            self.neg.add_counts(first, counts[block - 1::-1])
+            return
+        t -= first + 1.0
+        side = self.pos if hi > 0.0 else self.neg
+        side.add_counts(first, np.bincount(t.astype(np.intp), minlength=block))
+
+    def _count_specials(self, special: Floats) -> None:
+        nan = np.isnan(special)
+        n_nan = int(np.count_nonzero(nan))
+        self.nan_count += n_nan
+        n_pos_inf = int(np.count_nonzero(special == math.inf))
+        n_neg_inf = int(np.count_nonzero(special == -math.inf))
+        self.posinf_count += n_pos_inf
+        self.neginf_count += n_neg_inf
+
+    def _fit_scale(self, t_lo: float, t_hi: float) -> int:
+        """Lower the scale until every bucket (held and new, both signs) spans <= max_size.
+
+        One rule for updates and merges: the joint index span of both signs must fit, so the
+        histogram of a union equals the merge of the parts whatever the order.
+        """
+        held = self._held_span()
+        scale = self.scale
+        while scale > MIN_SCALE:
+            factor = 2.0**scale
+            lo_i = math.ceil(t_lo * factor) - 1
+            hi_i = math.ceil(t_hi * factor) - 1
+            if held is not None:
+                shift = self.scale - scale
+                lo_i = min(lo_i, held[0] >> shift)
+                hi_i = max(hi_i, held[1] >> shift)
+            if hi_i - lo_i + 1 <= self.max_size:
+                break
+            scale -= 1
+        if scale < self.scale:
+            self.pos.downscale(self.scale - scale)
+            self.neg.downscale(self.scale - scale)
+            self.scale = scale
+        return scale
+
+    def _held_span(self) -> tuple[int, int] | None:
+        spans = [b for b in (self.pos.bounds(), self.neg.bounds()) if b is not None]
+        if not spans:
+            return None
+        return min(b[0] for b in spans), max(b[1] for b in spans)
+
+    def _add_stats(self, n: int, total: float, lo: float, hi: float) -> None:
+        self.count += n
+        self.sum += total
+        if lo < self.min:
+            self.min = lo
+        if hi > self.max:
+            self.max = hi
+
+    # -- merging --------------------------------------------------------------------------------
+    def merge(self, other: ExpHistogram) -> None:
+        """Add ``other`` into this histogram, exactly (it is left unchanged)."""
+        self.flush()
+        other.flush()
+        if self.zero_threshold != other.zero_threshold:
+            raise ValueError("cannot merge histograms with different zero thresholds")
+        scale = min(self.scale, other.scale)
+        size = min(self.max_size, other.max_size)
+        while scale > MIN_SCALE and not self._union_fits(other, scale, size):
+            scale -= 1
+        self.max_size = size
+        self.pos.downscale(self.scale - scale)
+        self.neg.downscale(self.scale - scale)
+        self.scale = scale
+        for mine, theirs in ((self.pos, other.pos), (self.neg, other.neg)):
+            moved = theirs.copy()
+            moved.downscale(other.scale - scale)
+            first, counts = moved.trimmed()
+            mine.add_counts(first, counts)
+        self.zero_count += other.zero_count
+        self.nan_count += other.nan_count
+        self.posinf_count += other.posinf_count
+        self.neginf_count += other.neginf_count
+        self._add_stats(other.count, other.sum, other.min, other.max)
+
+    def _union_fits(self, other: ExpHistogram, scale: int, size: int) -> bool:
+        spans = []
+        for hist in (self, other):
+            held = hist._held_span()
+            if held is not None:
+                shift = hist.scale - scale
+                spans.append((held[0] >> shift, held[1] >> shift))
+        if not spans:
+            return True
+        return max(s[1] for s in spans) - min(s[0] for s in spans) + 1 <= size
+
+    def merged(self, *others: ExpHistogram) -> ExpHistogram:
+        """A new histogram: this one merged with ``others``."""
+        out = self.copy()
+        for other in others:
+            out.merge(other)
+        return out
+
+    def subtract(self, part: ExpHistogram) -> ExpHistogram:
+        """This histogram minus ``part``, where ``part``'s values are a subset of this one's."""
+        self.flush()
+        part.flush()
+        out = self.copy()
+        for mine, theirs in ((out.pos, part.pos), (out.neg, part.neg)):
+            moved = theirs.copy()
+            moved.downscale(part.scale - out.scale)
+            first, counts = moved.trimmed()
+            mine.add_counts(first, -counts)
+        out.zero_count -= part.zero_count
+        out.nan_count -= part.nan_count
+        out.posinf_count -= part.posinf_count
+        out.neginf_count -= part.neginf_count
+        out.count -= part.count
+        out.sum -= part.sum
+        return out
+
+    def copy(self) -> ExpHistogram:
+        self.flush()
+        out = ExpHistogram.__new__(ExpHistogram)
+        for name in ExpHistogram.__slots__:
+            setattr(out, name, getattr(self, name))
+        out.pos, out.neg, out._buffer = self.pos.copy(), self.neg.copy(), []
+        out.record = _recorder(out)
+        return out
+
+    def downscaled_to(self, scale: int) -> ExpHistogram:
+        """A copy at ``scale`` (which must not exceed the current scale)."""
+        out = self.copy()
+        if scale > out.scale:
+            raise ValueError("can only lower the scale")
+        out.pos.downscale(out.scale - scale)
+        out.neg.downscale(out.scale - scale)
+        out.scale = scale
+        return out
+
+    # -- reading --------------------------------------------------------------------------------
+    @property
+    def total(self) -> int:
+        """Every value seen, NaN and infinities included."""
+        self.flush()
+        return self.count + self.nan_count + self.posinf_count + self.neginf_count
+
+    def buckets(self, sign: int = 1) -> tuple[int, Counts]:
+        """``(offset, counts)`` of the positive (``sign=1``) or negative buckets, trimmed."""
+        self.flush()
+        return (self.pos if sign > 0 else self.neg).trimmed()
+
+    def span_at(self, scale: int) -> tuple[int, int] | None:
+        """Joint bucket-index span of both signs at ``scale`` (<= the current scale)."""
+        self.flush()
+        held = self._held_span()
+        if held is None:
+            return None
+        shift = self.scale - scale
+        return held[0] >> shift, held[1] >> shift
+
+    def lattice_counts(self, scale: int, lo: int, hi: int) -> Floats:
+        """Counts of the cells [neg hi .. neg lo, zero, pos lo .. pos hi] at ``scale``.
+
+        Cells are ordered by value (most negative first); see :func:`lattice_edges`.
+        """
+        self.flush()
+        size = hi - lo + 1
+        out = np.zeros(2 * size + 1, dtype=np.float64)
+        shift = self.scale - scale
+        for side, sign in ((self.neg, -1), (self.pos, 1)):
+            if side.counts.size == 0:
+                continue
+            idx = ((np.arange(side.counts.size, dtype=_I64) + side.offset) >> shift) - lo
+            binned = np.bincount(idx, weights=side.counts, minlength=size)[:size]
+            if sign < 0:
+                out[:size] = binned[::-1]
+            else:
+                out[size + 1:] = binned
+        out[size] = self.zero_count
+        return out
+
+    def cdf(self) -> tuple[Floats, Floats]:
+        """Finite values' CDF at the right edge of every cell at the current scale."""
+        span = self.span_at(self.scale)
+        if span is None:
+            if self.zero_count:
+                return np.array([self.zero_threshold]), np.array([1.0])
+            return np.zeros(0), np.zeros(0)
+        edges = lattice_edges(self.scale, span[0], span[1], self.zero_threshold)
+        counts = self.lattice_counts(self.scale, span[0], span[1])
+        return edges[1:], np.cumsum(counts) / max(float(self.count), 1.0)
+
+    def mass_below(self, edges: npt.ArrayLike) -> Floats:
+        """Share of finite values at or below each edge.
+
+        Inside the cell holding an edge the density is taken linear, its slope estimated from
+        the neighbouring cells (the cell's own count is kept exact), which is much closer than
+        a flat density where the distribution is steep.
+        """
+        e = np.atleast_1d(np.asarray(edges, dtype=np.float64))
+        span = self.span_at(self.scale)
+        total = float(self.count)
+        if span is None or total <= 0:
+            if self.zero_count:
+                return np.where(e >= 0.0, 1.0, 0.0)
+            return np.zeros(e.shape)
+        bounds = lattice_edges(self.scale, span[0], span[1], self.zero_threshold)
+        mass = self.lattice_counts(self.scale, span[0], span[1]) / total
+        return interpolate_mass(bounds, mass, e, self.min, self.max)
+
+    def quantile(self, q: float) -> float:
+        """Approximate quantile of the finite values (relative error bounded by the scale)."""
+        x, f = self.cdf()
+        if x.size == 0:
+            return math.nan
+        return float(np.interp(q, f, x))
+
+    # -- serialising ----------------------------------------------------------------------------
+    _HEADER = struct.Struct("<BhHdqqqqqddd")
+
+    def to_bytes(self) -> bytes:
+        """Compact binary form (varint-free: zlib over int64 counts; a few hundred bytes)."""
+        self.flush()
+        p_first, p_counts = self.pos.trimmed()
+        n_first, n_counts = self.neg.trimmed()
+        header = self._HEADER.pack(
+            1, self.scale, self.max_size, self.zero_threshold, self.zero_count, self.nan_count,
+            self.posinf_count, self.neginf_count, self.count, self.sum, self.min, self.max,
+        )
+        body = struct.pack("<qIqI", p_first, p_counts.size, n_first, n_counts.size)
+        payload = p_counts.astype("<i8").tobytes() + n_counts.astype("<i8").tobytes()
+        return header + body + zlib.compress(payload, 6)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ExpHistogram:
+        fields = cls._HEADER.unpack_from(data, 0)
+        if fields[0] != 1:
+            raise ValueError(f"unknown sketch encoding version {fields[0]}")
+        out = cls(max_size=fields[2], zero_threshold=fields[3])
+        out.scale = fields[1]
+        (out.zero_count, out.nan_count, out.posinf_count, out.neginf_count,
+         out.count) = fields[4:9]
+        out.sum, out.min, out.max = fields[9:12]
+        at = cls._HEADER.size
+        p_first, p_n, n_first, n_n = struct.unpack_from("<qIqI", data, at)
+        raw = np.frombuffer(zlib.decompress(data[at + struct.calcsize("<qIqI"):]), dtype="<i8")
+        out.pos.add_counts(p_first, raw[:p_n].astype(_I64))
+        out.neg.add_counts(n_first, raw[p_n:p_n + n_n].astype(_I64))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (base64 of :meth:`to_bytes`)."""
+        return {"type": "exp_histogram", "data": base64.b64encode(self.to_bytes()).decode()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExpHistogram:
+        return cls.from_bytes(base64.b64decode(data["data"]))
+
+    def state(self) -> tuple[Any, ...]:
+        """Everything that defines the histogram (for equality checks)."""
+        self.flush()
+        return (self.scale, self.zero_threshold, self.pos.trimmed()[0],
+                tuple(self.pos.trimmed()[1].tolist()), self.neg.trimmed()[0],
+                tuple(self.neg.trimmed()[1].tolist()), self.zero_count, self.nan_count,
+                self.posinf_count, self.neginf_count, self.count, self.min, self.max)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExpHistogram):
+            return NotImplemented
+        return self.state() == other.state() and math.isclose(
+            self.sum, other.sum, rel_tol=1e-9, abs_tol=1e-9)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def nbytes(self) -> int:
+        """Bytes held by the bucket arrays."""
+        return int(self.pos.counts.nbytes + self.neg.counts.nbytes)
+
+    def __repr__(self) -> str:
+        return (f"ExpHistogram(count={self.count}, scale={self.scale}, "
+                f"buckets={self.pos.counts.size}+{self.neg.counts.size}, nan={self.nan_count})")
+
+
+class NumericWindow:
+    """A window of one numeric feature: its :class:`ExpHistogram` plus exact counts at atoms.
+
+    ``atoms`` are bin edges where the reference has a point mass (discrete or tied values);
+    the share at or below them is counted exactly (one comparison per atom per batch), since
+    no interpolation inside a bucket can place a point mass.
+    """
+
+    __slots__ = ("at_or_below", "atoms", "hist")
+
+    def __init__(self, hist: ExpHistogram, atoms: npt.ArrayLike = ()) -> None:
+        self.hist = hist
+        self.atoms = np.asarray(atoms, dtype=np.float64)
+        self.at_or_below = np.zeros(self.atoms.size, dtype=_I64)
+
+    @property
+    def count(self) -> int:
+        return self.hist.count
+
+    def update(self, values: npt.ArrayLike) -> None:
+        x = np.asarray(values, dtype=np.float64)
+        before = self.hist.neginf_count
+        self.hist.update(x)
+        if self.atoms.size:
+            neg_inf = self.hist.neginf_count - before
+            for j, atom in enumerate(self.atoms.tolist()):
+                self.at_or_below[j] += int(np.count_nonzero(x <= atom)) - neg_inf
+
+    def merge(self, other: NumericWindow) -> None:
+        self.hist.merge(other.hist)
+        self.at_or_below += other.at_or_below
+
+    def copy(self) -> NumericWindow:
+        out = NumericWindow(self.hist.copy(), self.atoms)
+        out.at_or_below = self.at_or_below.copy()
+        return out
+
+    def nbytes(self) -> int:
+        return self.hist.nbytes() + int(self.at_or_below.nbytes)
+
+
+# --- categorical ---------------------------------------------------------------------------------
+
+OTHER = "__other__"
+UNSEEN = "__unseen__"
+_DISTINCT_EXACT = 1024
+
+
+def _is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and value != value)
+
+
+class CategoricalSketch:
+    """Counts over a fixed category list (the reference's top K) plus ``other`` and ``unseen``.
+
+    ``known`` is every category the reference had (``None``: treat all unknown values as
+    ``other``). Missing values (None/NaN) are counted apart.
+
+    >>> s = CategoricalSketch(["a", "b"], known={"a", "b", "c"})
+    >>> s.update(["a", "a", "c", "zzz", None])
+    >>> s.counts.tolist(), s.missing
+    ([2, 0, 1, 1], 1)
+    """
+
+    __slots__ = ("_codes", "_distinct", "_hll", "categories", "counts", "known", "missing")
+
+    def __init__(self, categories: Sequence[str], known: Iterable[str] | None = None) -> None:
+        self.categories = tuple(str(c) for c in categories)
+        self._codes = {c: i for i, c in enumerate(self.categories)}
+        self.known: frozenset[str] | None = None if known is None else frozenset(known)
+        self.counts: Counts = np.zeros(len(self.categories) + 2, dtype=_I64)
+        self.missing = 0
+        self._distinct: set[str] | None = set()
+        self._hll: Any = None
+
+    @property
+    def other_code(self) -> int:
+        return len(self.categories)
+
+    @property
+    def unseen_code(self) -> int:
+        return len(self.categories) + 1
+
+    def _code_of(self, value: str) -> int:
+        code = self._codes.get(value)
+        if code is not None:
+            return code
+        if self.known is None or value in self.known:
+            return self.other_code
+        return self.unseen_code
+
+    def update(self, values: Any) -> None:
+        """Add a batch: a list, a numpy array, a pandas Series or a pyarrow array."""
+        keys = _as_string_array(values)
+        if keys is None:
+            return
+        arr, n_missing = keys
+        self.missing += n_missing
+        if arr.size == 0:
+            return
+        uniq, inverse = np.unique(arr, return_inverse=True)
+        codes = np.fromiter((self._code_of(u) for u in uniq.tolist()), dtype=np.intp,
+                            count=uniq.size)
+        self.counts += np.bincount(codes[inverse.ravel()], minlength=self.counts.size)
+        self._track_distinct(uniq.tolist())
+
+    def _track_distinct(self, values: list[str]) -> None:
+        if self._distinct is not None:
+            self._distinct.update(values)
+            if len(self._distinct) <= _DISTINCT_EXACT:
+                return
+            self._hll = _new_hll()
+            if self._hll is None:
+                return  # no datasketches: keep counting up to the cap only
+            for v in self._distinct:
+                self._hll.update(v)
+            self._distinct = None
+            return
+        if self._hll is not None:
+            for v in values:
+                self._hll.update(v)
+
+    @property
+    def distinct(self) -> float | None:
+        """Distinct non-missing values seen: exact up to 1024, then HLL (``datasketches`` extra).
+
+        ``None`` above 1024 distinct values when ``datasketches`` is not installed.
+        """
+        if self._distinct is not None:
+            if len(self._distinct) > _DISTINCT_EXACT:
+                return None
+            return float(len(self._distinct))
+        return float(self._hll.get_estimate()) if self._hll is not None else None
+
+    @property
+    def total(self) -> int:
+        return int(self.counts.sum()) + self.missing
+
+    @property
+    def unseen_rate(self) -> float:
+        """Share of non-missing values never seen in the reference."""
+        n = int(self.counts.sum())
+        return float(self.counts[-1]) / n if n else 0.0
+
+    def empty_like(self) -> CategoricalSketch:
+        return CategoricalSketch(self.categories, self.known)
+
+    def merge(self, other: CategoricalSketch) -> None:
+        """Add ``other`` (same category list) into this sketch, exactly."""
+        if other.categories != self.categories:
+            raise ValueError("cannot merge categorical sketches over different categories")
+        self.counts += other.counts
+        self.missing += other.missing
+        if self._distinct is not None and other._distinct is not None:
+            self._track_distinct(list(other._distinct))
+        elif self._hll is not None and other._hll is not None:
+            import datasketches
+
+            union = datasketches.hll_union(12)
+            union.update(self._hll)
+            union.update(other._hll)
+            self._hll = union.get_result()
+        elif other._distinct is not None:
+            self._track_distinct(list(other._distinct))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "categorical", "counts": self.counts.tolist(), "missing": self.missing}
+
+    def load_counts(self, data: dict[str, Any]) -> None:
+        self.counts = np.asarray(data["counts"], dtype=_I64)
+        self.missing = int(data["missing"])
+
+
+def _new_hll() -> Any:
+    try:
+        import datasketches
+    except ImportError:
+        return None
+    return datasketches.hll_sketch(12)
+
+
+def _as_string_array(values: Any) -> tuple[npt.NDArray[Any], int] | None:
+    """Non-missing values as a numpy array of str, and the number of missing ones."""
+    module = type(values).__module__
+    if module.startswith("pyarrow"):
+        n_missing = int(values.null_count)
+        values = values.drop_null().to_pylist() if hasattr(values, "drop_null") else [
+            v for v in values.to_pylist() if v is not None]
+        return np.asarray([str(v) for v in values], dtype=str), n_missing
+    if module.startswith("pandas"):
+        mask = values.isna().to_numpy()
+        kept = values[~mask].astype(str).to_numpy()
+        return np.asarray(kept, dtype=str), int(mask.sum())
+    arr = np.asarray(values) if not isinstance(values, np.ndarray) else values
+    if arr.dtype.kind in "US":
+        return arr.ravel().astype(str), 0
+    if arr.dtype.kind == "f":
+        mask = np.isnan(arr)
+        return arr[~mask].astype(str), int(mask.sum())
+    if arr.dtype.kind in "iub":
+        return arr.ravel().astype(str), 0
+    items = arr.ravel().tolist() if isinstance(arr, np.ndarray) else list(values)
+    kept_items = [str(v) for v in items if not _is_missing(v)]
+    return np.asarray(kept_items, dtype=str), len(items) - len(kept_items)
