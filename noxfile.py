@@ -21,6 +21,8 @@ TEST_DEPS = [
     "accelerate>=0.26",  # training: HF Trainer needs it
     "opentelemetry-instrumentation-requests>=0.60b0",  # reliability: exporter HTTP not re-traced
     "opentelemetry-instrumentation-openai-v2>=2.0b0",  # reliability: coexistence with contrib
+    ".[prometheus]",  # backends: configure(prometheus_port=...) scraped by a real Prometheus
+    "pyyaml>=6",  # backends: alert rules, their promtool tests and the Collector configs
 ]
 # PyTorch: exactly this version, a local CPU build on our machines (never an open range).
 # Installed first, and pinned by the constraints file for every later install, so no package

@@ -27,6 +27,8 @@ from typing import Any
 import httpx2
 import openai
 import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import TracerProvider
@@ -150,6 +152,8 @@ class _RawInstruments:
                                            unit="s")
         self.cost = meter.create_counter("aiobs.genai.cost", unit="USD")
 
+    # The usual hand-written idiom, ``with tracer.start_as_current_span(...)``: the span is current
+    # during the call and while the metrics are recorded (so they get trace exemplars, as ours do).
     def start(self, stream: bool) -> tuple[Any, dict[str, Any], float]:
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
@@ -158,6 +162,7 @@ class _RawInstruments:
         if stream:
             attrs["gen_ai.request.stream"] = True
         span = self.tracer.start_span(f"chat {MODEL}", kind=SpanKind.CLIENT, attributes=attrs)
+        self._token = otel_context.attach(trace.set_span_in_context(span))
         return span, attrs, time.perf_counter()
 
     def end(self, span: Any, attrs: dict[str, Any], t0: float, model: str, rid: str,
@@ -179,6 +184,7 @@ class _RawInstruments:
             for before, after in itertools.pairwise(chunk_times):
                 self.tpoc.record(after - before, metric_attrs)
         self.cost.add(0.0001, {**metric_attrs, "aiobs.genai.cost.currency": "USD"})
+        otel_context.detach(self._token)
         span.end()
 
 
@@ -273,6 +279,40 @@ def chunks_aiobs(chunks: list[Any]) -> Callable[[], Any]:
     return run
 
 
+def call_raw(raw: _RawInstruments) -> Callable[[], Any]:
+    from openai.types.chat import ChatCompletion
+
+    resp = ChatCompletion.model_validate(json.loads(COMPLETION))
+
+    def run() -> Any:
+        span, attrs, t0 = raw.start(False)
+        raw.end(span, attrs, t0, resp.model, resp.id,
+                [c.finish_reason for c in resp.choices], resp.usage)
+    return run
+
+
+def call_aiobs() -> Callable[[], Any]:
+    """What the instrumented ``create`` adds around the SDK call, with a pre-parsed response."""
+    from openai.types.chat import ChatCompletion
+
+    from aiobs_otel.instrumentation import instrumentor
+    from aiobs_otel.instrumentation._base import Target, start
+    from aiobs_otel.instrumentation._streams import wrap_result
+
+    resp = ChatCompletion.model_validate(json.loads(COMPLETION))
+    spec = instrumentor("openai").spec()
+    target = Target(object, "create", "chat", "openai", False)
+    kwargs = {"model": MODEL, "messages": MESSAGES}
+    instance = _client().chat.completions
+
+    def run() -> Any:
+        inv = start(target, spec, instance, kwargs)
+        token = inv.attach()
+        inv.detach(token)
+        return wrap_result(inv, resp, spec.kinds)
+    return run
+
+
 # --- pytest-benchmark --------------------------------------------------------------------------
 
 
@@ -322,6 +362,16 @@ def test_d_instrumented_stream(benchmark: Any, setup: Any, instrumented: None) -
 @pytest.mark.benchmark(group="openai-stream-200")
 def test_a_bare_stream_200(benchmark: Any, setup: Any) -> None:
     benchmark(bare_stream(setup[0], 200))
+
+
+@pytest.mark.benchmark(group="call-path")
+def test_b_raw_call_path(benchmark: Any, setup: Any) -> None:
+    benchmark(call_raw(setup[1]))
+
+
+@pytest.mark.benchmark(group="call-path")
+def test_d_aiobs_call_path(benchmark: Any, setup: Any) -> None:
+    benchmark(call_aiobs())
 
 
 @pytest.mark.benchmark(group="chunk-path-200")
@@ -385,6 +435,7 @@ def main(rounds: int = 200, repeats: int = 3) -> None:
                             "d": bare_stream(client, 20)}, rounds // 2, repeats)
         s200 = _interleaved({"a": bare_stream(client, 200), "b": raw_stream(client, raw, 200),
                              "d": bare_stream(client, 200)}, rounds // 8, repeats)
+        calls = _interleaved({"b": call_raw(raw), "x": call_aiobs()}, rounds, repeats)
         few, many = _parsed_chunks(20), _parsed_chunks(200)
         alone = _interleaved({"b20": chunks_raw(raw, few), "b200": chunks_raw(raw, many),
                               "x20": chunks_aiobs(few), "x200": chunks_aiobs(many)},
@@ -403,6 +454,8 @@ def main(rounds: int = 200, repeats: int = 3) -> None:
           f"(d) {s200['d']:.1f}us")
     print(f"added cost per streamed chunk: (b) raw {per_chunk('b'):.2f}us, "
           f"(d) aiobs {per_chunk('d'):.2f}us")
+    print(f"call path alone (pre-parsed response, span + metrics, no SDK): (b) raw "
+          f"{calls['b']:.1f}us, aiobs {calls['x']:.1f}us, ratio {calls['x'] / calls['b']:.2f}")
     raw_chunk = (alone["b200"] - alone["b20"]) / 180
     ours_chunk = (alone["x200"] - alone["x20"]) / 180
     print(f"chunk path alone (pre-parsed chunks, span + metrics, no SDK): per chunk "

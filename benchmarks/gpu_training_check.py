@@ -44,9 +44,10 @@ def main() -> int:
             loss = loss * float("nan")
         loss.backward()
         norm = torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0, foreach=True)
-        # no `if torch.isfinite(norm)` here: that would sync; a NaN step poisons nothing we
-        # check afterwards (the optimizer step is skipped by zeroing the lr for that step)
-        opt.param_groups[0]["lr"] = 0.0 if i == nan_at else 1e-3
+        # no `if torch.isfinite(norm)` here (that would sync): the host knows which step is
+        # poisoned, so it drops that step's gradients and the weights stay finite
+        if i == nan_at:
+            opt.zero_grad(set_to_none=True)
         opt.step()
         return loss, norm
 

@@ -337,7 +337,6 @@ MODEL_METRIC: Final = "aiobs.model.metric"
 MODEL_WINDOW: Final = "aiobs.model.window"  # 1-based index of the complete window
 MODEL_LABEL_STATUS: Final = "aiobs.model.label.status"  # joined | unknown
 MODEL_EXPIRY_REASON: Final = "aiobs.model.expiry.reason"  # ttl | capacity | replaced
-MODEL_SCORE_BUCKET: Final = "aiobs.model.score.bucket"  # upper bound of a score bin, "0.1".."1"
 # Event attributes (quality degraded / recovered).
 MODEL_VALUE: Final = "aiobs.model.value"
 MODEL_REFERENCE: Final = "aiobs.model.reference"  # the baseline or the fixed threshold
@@ -365,8 +364,9 @@ MODEL_PENDING: Final = "aiobs.model.predictions.pending"
 MODEL_PREDICTIONS: Final = "aiobs.model.predictions"
 MODEL_LABELS: Final = "aiobs.model.labels"
 MODEL_EXPIRED: Final = "aiobs.model.predictions.expired"
-MODEL_SCORE_DISTRIBUTION: Final = "aiobs.model.score.distribution"  # per MODEL_SCORE_BUCKET
-MODEL_SCORE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# Histogram (delta, explicit buckets), carried by setup.sketch_export like the drift sketches.
+MODEL_SCORE_DISTRIBUTION: Final = "aiobs.model.score.distribution"
+MODEL_SCORE_BUCKETS: Final = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # explicit bounds
 # Events.
 MODEL_QUALITY_DEGRADED_EVENT: Final = "aiobs.model.quality.degraded"
 MODEL_QUALITY_RECOVERED_EVENT: Final = "aiobs.model.quality.recovered"

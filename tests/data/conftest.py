@@ -1,8 +1,10 @@
-"""Fixtures for the data/drift tests."""
+"""Fixtures for the data/drift tests: every test records into an in-memory capture."""
 
 from __future__ import annotations
 
 import pytest
+
+from aiobs_otel.testing import capture
 
 
 @pytest.fixture(autouse=True)
@@ -10,5 +12,6 @@ def _fresh_pipeline_memory():
     from aiobs_otel._core import pipeline
 
     pipeline.reset_for_tests()
-    yield
+    with capture():  # never configure global providers from these tests
+        yield
     pipeline.reset_for_tests()

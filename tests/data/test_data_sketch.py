@@ -17,7 +17,10 @@ from opentelemetry.sdk.metrics._internal.exponential_histogram.mapping.logarithm
     LogarithmMapping,
 )
 
-from aiobs_otel.drift.sketch import CategoricalSketch, ExpHistogram, map_to_index
+from aiobs_otel.drift.sketch import CategoricalSketch, ExpHistogram, NumericWindow, map_to_index
+
+# sums of huge random floats overflow to inf, as they should
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
 values = st.lists(st.one_of(finite, st.just(math.nan), st.just(math.inf), st.just(-math.inf),
@@ -149,3 +152,21 @@ def test_categorical_sketch_top_k_other_unseen_and_merge():
     assert a.missing == 2
     assert a.unseen_rate == pytest.approx(2 / 7)
     assert a.distinct == 5.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(values, st.lists(st.one_of(finite, st.just(0.0)), min_size=1, max_size=9))
+def test_counts_at_cuts_are_exact(xs, cuts):
+    cuts = np.unique(np.asarray(cuts, dtype=np.float64))
+    window = NumericWindow(ExpHistogram(max_size=20), cuts)
+    half = len(xs) // 2
+    window.update(np.asarray(xs[:half], dtype=np.float64))
+    window.update(np.asarray(xs[half:], dtype=np.float64))
+    x = np.asarray(xs, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    expected = [int(np.count_nonzero(x <= c)) for c in cuts]
+    assert window.at_or_below.tolist() == expected
+    assert window.bin_counts().sum() == x.size
+    plain = ExpHistogram(max_size=20)
+    plain.update(np.asarray(xs, dtype=np.float64))
+    assert window.hist == plain

@@ -249,3 +249,40 @@ def test_adapters_survive_garbage(garbage):
     assert openai_adapter.usage_from({"prompt_tokens": -5}) is None
     assert anthropic_adapter.usage_from({"input_tokens": None, "output_tokens": 2.0}) == Usage(
         output_tokens=2)
+
+
+def test_anthropic_typed_stream_events():
+    from anthropic.types import (
+        RawContentBlockDeltaEvent,
+        RawContentBlockStartEvent,
+        RawMessageDeltaEvent,
+        RawMessageStartEvent,
+        RawMessageStopEvent,
+    )
+
+    events = [
+        RawMessageStartEvent.model_validate({"type": "message_start", "message": {
+            "id": "msg_t", "type": "message", "role": "assistant", "model": "claude-opus-4-5",
+            "content": [], "stop_reason": None, "stop_sequence": None,
+            "usage": {"input_tokens": 7, "output_tokens": 1,
+                      "cache_creation_input_tokens": 3}}}),
+        RawContentBlockStartEvent.model_validate({
+            "type": "content_block_start", "index": 0,
+            "content_block": {"type": "tool_use", "id": "tu_9", "name": "calc", "input": {}}}),
+        RawContentBlockDeltaEvent.model_validate({
+            "type": "content_block_delta", "index": 0,
+            "delta": {"type": "input_json_delta", "partial_json": "{\"a\": 1}"}}),
+        RawMessageDeltaEvent.model_validate({
+            "type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+            "usage": {"output_tokens": 12}}),
+        RawMessageStopEvent.model_validate({"type": "message_stop"}),
+    ]
+    acc = get_adapter("anthropic").new_accumulator()
+    for event in events:
+        acc.add(event)
+    info = acc.result()
+    assert info.usage == Usage(input_tokens=10, output_tokens=12, cache_creation_input_tokens=3)
+    assert info.finish_reasons == ["tool_use"]
+    assert info.output_messages[0]["parts"] == [
+        {"type": "tool_call", "id": "tu_9", "name": "calc", "arguments": {"a": 1}}]
+    assert detect_adapter(events[0]) is get_adapter("anthropic")

@@ -448,3 +448,19 @@ def test_metric_exemplars_point_at_the_inference_span(aiobs_capture):
     if not exemplars:
         pytest.skip("this SDK build records no exemplars")
     assert exemplars[0].span_id == llm.context.span_id
+
+
+def test_sdk_call_inside_a_tool_inside_an_llm_call_is_its_own_span(aiobs_capture):
+    @aiobs.tool(name="sub")
+    def sub():
+        inner = genai.start_inference("openai", "chat", "gpt-4o", {"model": "gpt-4o"},
+                                      adapter="openai")
+        assert inner is not None and not inner.is_nested
+        inner.finish()
+
+    with aiobs.llm_call(provider="openai", model="gpt-4o-mini"):
+        sub()
+    names = sorted(s.name for s in aiobs_capture.spans())
+    assert names == ["chat gpt-4o", "chat gpt-4o-mini", "execute_tool sub"]
+    inner = _one(aiobs_capture, "chat gpt-4o")
+    assert inner.parent.span_id == _one(aiobs_capture, "execute_tool sub").context.span_id

@@ -262,6 +262,13 @@ def test_idempotent_start_and_quick_stop(fake_nvml, aiobs_capture, collectors):
     assert second is not first and second.running
 
 
+def test_after_stop_the_last_values_are_exported_once(fake_nvml, aiobs_capture, collectors):
+    collector = start(collectors)
+    collector.stop()
+    assert by_device(aiobs_capture, "hw.power") == {uuid(0): 150.0}  # e.g. the shutdown flush
+    assert aiobs_capture.metrics("hw.power") == [], "then no stale gauges"
+
+
 def test_stop_with_a_long_interval_is_still_quick(fake_nvml, aiobs_capture, collectors):
     collector = start(collectors, interval=30.0)
     started = time.monotonic()
@@ -372,3 +379,37 @@ def test_dcgm_mode_names_units_and_labels(fake_nvml, dcgm_capture, collectors, m
                                      "DCGM_FI_DRIVER_VERSION"}
     assert point.attributes["modelName"] == "NVIDIA H200"
     assert point.attributes["DCGM_FI_DRIVER_VERSION"] == DRIVER_VERSION
+
+
+def test_instrumentor_starts_and_stops_the_collector(fake_nvml, collectors):
+    from aiobs_otel.collectors._instrumentor import GpuInstrumentor
+    from aiobs_otel.testing import capture
+
+    with capture(gpu=True, gpu_interval_s=FAST):
+        instrumentor = GpuInstrumentor()
+        instrumentor.instrument()
+        try:
+            collector = gpu.current()
+            assert collector is not None and collector.wait_for_sample(5)
+            assert collector.interval == FAST
+        finally:
+            instrumentor.uninstrument()
+        assert gpu.current() is None and not collector.running
+
+
+def test_instrumentor_without_aiobs_gpu_does_nothing(fake_nvml, collectors):
+    from aiobs_otel.collectors._instrumentor import GpuInstrumentor
+    from aiobs_otel.testing import capture
+
+    with capture(gpu=False):
+        instrumentor = GpuInstrumentor()
+        instrumentor.instrument()
+        assert gpu.current() is None
+        instrumentor.uninstrument()
+
+
+def test_shutdown_stops_the_collector(fake_nvml, fresh_state, collectors):
+    collector = start(collectors)
+    aiobs.configure(metrics_exporter="none", traces_exporter="none", logs_exporter="none")
+    aiobs.shutdown()
+    assert not collector.running

@@ -79,6 +79,16 @@ def test_configure_with_aiobs_gpu_exports_over_otlp(subprocess_env, otlp_receive
     assert metric.unit == "1" and metric.WhichOneof("data") == "gauge"
 
 
+def test_short_app_with_default_export_interval_still_exports(subprocess_env, otlp_receiver):
+    env = otlp_env(subprocess_env, otlp_receiver, OTEL_METRIC_EXPORT_INTERVAL="60000",
+                   APP_RUN_S="0.1")
+    done = run_app(env)
+    assert done.returncode == 0, done.stderr
+    # The collector stops before the providers' final flush; its last sample is still in it.
+    assert latest(otlp_receiver, "hw.gpu.utilization", **{"hw.id": uuid(0)}) == \
+        pytest.approx(0.10)
+
+
 def test_unsupported_calls_send_nothing_and_lost_gpu_keeps_the_app_alive(subprocess_env,
                                                                          otlp_receiver):
     env = otlp_env(subprocess_env, otlp_receiver, FAKE_NVML_GPUS="2", AIOBS_GPU_MODE="node",
@@ -129,7 +139,9 @@ def test_package_missing_names_the_extra(subprocess_env, tmp_path):
     (blocker / "pynvml.py").write_text("raise ImportError('pynvml is not installed')\n")
     env = {**subprocess_env, "AIOBS_GPU": "true",
            "PYTHONPATH": f"{blocker}:{subprocess_env['PYTHONPATH']}"}
-    done = run_app(env)
+    # configure() starts it; asking again (as opentelemetry-instrument would) logs nothing new
+    done = run_app(env, start="aiobs.configure(); import time; time.sleep(0.3); "
+                              "aiobs.gpu_collector()")
     assert done.returncode == 0, done.stderr
     assert "STATUS unavailable" in done.stdout and "ALIVE" in done.stdout
     assert done.stderr.count("pip install 'aiobs-otel[gpu]'") == 1, done.stderr
@@ -139,9 +151,13 @@ def test_opentelemetry_instrument_with_aiobs_gpu(subprocess_env, otlp_receiver):
     tool = Path(sys.executable).with_name("opentelemetry-instrument")
     if not tool.exists():
         pytest.skip("opentelemetry-instrument is not installed")
-    # the other aiobs_* instrumentors import their SDKs (slow); this test is about aiobs_gpu
+    from importlib.metadata import entry_points
+
+    # the other instrumentors import their SDKs (slow); this test is about aiobs_gpu
+    others = sorted({e.name for e in entry_points(group="opentelemetry_instrumentor")}
+                    - {"aiobs_gpu"})
     env = otlp_env(subprocess_env, otlp_receiver,
-                   OTEL_PYTHON_DISABLED_INSTRUMENTATIONS="aiobs_openai,aiobs_anthropic")
+                   OTEL_PYTHON_DISABLED_INSTRUMENTATIONS=",".join(others))
     done = run_app(env, start="", prefix=(str(tool),))
     assert done.returncode == 0, done.stderr
     assert "COLLECTOR True" in done.stdout, done.stdout + done.stderr

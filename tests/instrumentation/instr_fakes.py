@@ -141,15 +141,16 @@ class FakeLLM:
         self.replies.append(lambda req: httpx2.Response(status, json=body))
         return self
 
-    def stream(self, payload: bytes, *, fail_after: int | None = None) -> FakeLLM:
-        """An SSE body; ``fail_after=k`` breaks the connection after ``k`` events."""
+    def stream(self, payload: bytes, *, fail_after: int | None = None,
+               failure: type[Exception] = httpx2.ReadError) -> FakeLLM:
+        """An SSE body; ``fail_after=k`` fails the read (``failure``) after ``k`` events."""
         def reply(req: httpx2.Request) -> httpx2.Response:
             headers = {"content-type": "text/event-stream"}
             if fail_after is None:
                 return httpx2.Response(200, headers=headers, content=payload)
             events = [e + b"\n\n" for e in payload.split(b"\n\n") if e]
             return httpx2.Response(200, headers=headers,
-                                   stream=_BrokenStream(events[:fail_after], req))
+                                   stream=_BrokenStream(events[:fail_after], req, failure))
         self.replies.append(reply)
         return self
 
@@ -181,18 +182,20 @@ class FakeLLM:
 class _BrokenStream(httpx2.SyncByteStream, httpx2.AsyncByteStream):
     """Yields some events, then the connection drops (a read error mid-stream)."""
 
-    def __init__(self, events: list[bytes], request: httpx2.Request) -> None:
+    def __init__(self, events: list[bytes], request: httpx2.Request,
+                 failure: type[Exception]) -> None:
         self.events = events
         self.request = request
+        self.failure = failure
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self.events
-        raise httpx2.ReadError("connection reset by peer", request=self.request)
+        raise self.failure("connection lost mid-stream", request=self.request)  # type: ignore[call-arg]
 
     async def __aiter__(self):  # type: ignore[override]
         for event in self.events:
             yield event
-        raise httpx2.ReadError("connection reset by peer", request=self.request)
+        raise self.failure("connection lost mid-stream", request=self.request)  # type: ignore[call-arg]
 
 
 @pytest.fixture

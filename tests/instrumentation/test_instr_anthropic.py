@@ -171,3 +171,29 @@ def test_error_event_mid_stream(telemetry, fake, anthropic_client):
         list(anthropic_client.messages.create(model=MODEL, max_tokens=100, messages=MESSAGES,
                                               stream=True))
     assert is_error(only_span(telemetry))
+
+
+def test_async_abandoned_and_raw_responses(telemetry, fake, async_anthropic_client):
+    fake.stream(sse(anthropic_events(("a", "b", "c")), done=False, named=True))
+    fake.json(anthropic_message())
+    fake.stream(sse(anthropic_events(), done=False, named=True))
+
+    async def main():
+        stream = await async_anthropic_client.messages.create(
+            model=MODEL, max_tokens=100, messages=MESSAGES, stream=True)
+        async for _ in stream:
+            break
+        del stream
+        gc.collect()
+        raw = await async_anthropic_client.messages.with_raw_response.create(
+            model=MODEL, max_tokens=100, messages=MESSAGES)
+        assert (await raw.parse()).content[0].text == "Hi there"
+        async with async_anthropic_client.messages.with_streaming_response.create(
+                model=MODEL, max_tokens=100, messages=MESSAGES, stream=True) as resp:
+            return [e async for e in await resp.parse()]
+
+    assert run(main())[-1].type == "message_stop"
+    abandoned, raw, streamed = chat_spans(telemetry)
+    assert is_error(abandoned)
+    assert_claude_span(raw)
+    assert_claude_span(streamed, stream=True)

@@ -138,3 +138,26 @@ def test_loader_path_with_the_sdk_missing_skips_quietly(monkeypatch):
     with pytest.raises(ModuleNotFoundError):
         AnthropicInstrumentor().instrument(skip_dep_check=True)
     assert not AnthropicInstrumentor().is_instrumented_by_opentelemetry
+
+
+def test_a_foreign_wrapper_on_top_is_left_alone_and_ours_goes_quiet(
+        aiobs_capture, fake, openai_client, caplog):
+    import openai.resources.chat.completions.completions as oc
+    import wrapt
+
+    original = oc.Completions.__dict__["create"]
+    instrumentation.instrument("openai")
+    def passthrough(wrapped, instance, args, kwargs):
+        return wrapped(*args, **kwargs)
+
+    foreign = wrapt.FunctionWrapper(oc.Completions.__dict__["create"], passthrough)
+    oc.Completions.create = foreign
+    try:
+        instrumentation.uninstrument("openai")
+        assert oc.Completions.__dict__["create"] is foreign
+        assert "re-wrapped by another library" in caplog.text
+        fake.json(chat_completion())
+        openai_client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+        assert chat_spans(aiobs_capture) == []  # our wrapper, still in the chain, passes through
+    finally:
+        oc.Completions.create = original

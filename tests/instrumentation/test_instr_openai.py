@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 
+import httpx2
 import openai
 import pytest
 from instr_fakes import (
@@ -429,10 +430,13 @@ def test_provider_error_event_mid_stream(telemetry, fake, openai_client):
     assert "APIError" in span.attributes["error.type"]
 
 
-def test_connection_drop_mid_stream(telemetry, fake, openai_client, async_openai_client):
-    fake.stream(sse(chat_chunks(("a", "b", "c"))), fail_after=2)
-    fake.stream(sse(chat_chunks(("a", "b", "c"))), fail_after=2)
-    with pytest.raises(openai.APIConnectionError):
+@pytest.mark.parametrize("failure,exc", [
+    (httpx2.ReadError, openai.APIConnectionError), (httpx2.ReadTimeout, openai.APITimeoutError)])
+def test_connection_drop_or_timeout_mid_stream(telemetry, fake, openai_client,
+                                               async_openai_client, failure, exc):
+    fake.stream(sse(chat_chunks(("a", "b", "c"))), fail_after=2, failure=failure)
+    fake.stream(sse(chat_chunks(("a", "b", "c"))), fail_after=2, failure=failure)
+    with pytest.raises(exc):
         list(openai_client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True))
 
     async def main():
@@ -440,10 +444,51 @@ def test_connection_drop_mid_stream(telemetry, fake, openai_client, async_openai
             model=MODEL, messages=MESSAGES, stream=True)
         return [c async for c in stream]
 
-    with pytest.raises(openai.APIConnectionError):
+    with pytest.raises(exc):
         run(main())
     spans = chat_spans(telemetry)
     assert len(spans) == 2 and all(is_error(s) for s in spans)
+    assert all(exc.__name__ in s.attributes["error.type"] for s in spans)
+
+
+def test_async_error_event_and_user_error_mid_stream(telemetry, fake, async_openai_client):
+    events = [*chat_chunks(("a",))[:1], {"error": {"message": "overloaded", "type": "server"}}]
+    fake.stream(sse(events, done=False)).stream(sse(chat_chunks()))
+
+    async def main():
+        stream = await async_openai_client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True)
+        with pytest.raises(openai.APIError):
+            async for _ in stream:
+                pass
+        with pytest.raises(KeyError):
+            async with await async_openai_client.chat.completions.create(
+                    model=MODEL, messages=MESSAGES, stream=True) as stream:
+                async for _ in stream:
+                    raise KeyError("user bug")
+
+    run(main())
+    provider_error, user_error = chat_spans(telemetry)
+    assert is_error(provider_error) and "APIError" in provider_error.attributes["error.type"]
+    assert is_error(user_error) and "KeyError" in user_error.attributes["error.type"]
+
+
+def test_async_stream_helper_and_n_choices(telemetry, fake, async_openai_client):
+    fake.stream(sse(chat_chunks(usage=USAGE)))
+    fake.json(chat_completion(n=2, finish=["stop", "length"]))
+
+    async def main():
+        async with async_openai_client.chat.completions.stream(
+                model=MODEL, messages=MESSAGES) as stream:
+            async for _ in stream:
+                pass
+        await async_openai_client.chat.completions.create(model=MODEL, messages=MESSAGES, n=2)
+
+    run(main())
+    streamed, plain = chat_spans(telemetry)
+    assert_chat_span(streamed, stream=True)
+    assert tuple(plain.attributes["gen_ai.response.finish_reasons"]) == ("stop", "length")
+    assert plain.attributes["gen_ai.request.choice.count"] == 2
 
 
 def test_disabled_library_records_nothing(fake, openai_client, instrumented):
@@ -470,3 +515,13 @@ def test_dropped_stream_ends_without_waiting_for_the_cycle_collector(
     finally:
         gc.enable()
     assert is_error(only_span(telemetry))
+
+
+def test_streaming_response_read_and_dropped_without_close(telemetry, fake, openai_client):
+    fake.json(chat_completion())
+    resp = openai_client.chat.completions.with_streaming_response.create(
+        model=MODEL, messages=MESSAGES).__enter__()
+    assert resp.json()["id"] == "chatcmpl-123"
+    del resp
+    gc.collect()
+    assert_chat_span(only_span(telemetry))

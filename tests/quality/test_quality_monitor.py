@@ -253,9 +253,24 @@ def test_confidence_metrics_and_score_distribution(aiobs_capture, clock):
     confidence = np.where(y_pred == 1, scores, 1 - scores)
     assert overall["low_confidence_share"] == pytest.approx(np.mean(confidence < 0.6))
     assert overall["calibration_error"] == pytest.approx(np.mean(1 - confidence))
-    bins = {p.attributes[semconv.MODEL_SCORE_BUCKET]: p.value
-            for p in aiobs_capture.metrics(semconv.MODEL_SCORE_DISTRIBUTION)}
-    assert bins["0.1"] == 20 and bins["0.2"] == 20 and bins["0.6"] == 20 and bins["1"] == 40
+    [histogram] = aiobs_capture.metrics(semconv.MODEL_SCORE_DISTRIBUTION)
+    assert histogram.instrument_kind == "Histogram"
+    assert list(histogram.point.explicit_bounds) == list(semconv.MODEL_SCORE_BUCKETS)
+    # buckets are (b[i-1], b[i]]: 0.05 -> (-inf, 0.1], 0.15 -> (0.1, 0.2], 0.55 -> (0.5, 0.6]
+    assert list(histogram.point.bucket_counts) == [20, 20, 0, 0, 0, 20, 0, 0, 0, 40]
+    assert histogram.count == 100 and histogram.sum == pytest.approx(scores.sum())
+    assert aiobs_capture.metrics(semconv.MODEL_SCORE_DISTRIBUTION) == []  # delta: sent once
+
+
+def test_score_distribution_per_segment(aiobs_capture, clock):
+    quality = aiobs.QualityMonitor("m", clock=clock)
+    quality.record_predictions([1, 2, 3, 4], [1, 0, 1, 1], scores=[0.9, 0.3, 0.3, np.nan],
+                               segments={"region": ["eu", "us", "eu", "eu"]})
+    points = {p.attributes.get(semconv.MODEL_SEGMENT_VALUE): p
+              for p in aiobs_capture.metrics(semconv.MODEL_SCORE_DISTRIBUTION)}
+    assert set(points) == {None, "eu", "us"}
+    assert points[None].count == 3 and points["eu"].count == 2 and points["us"].count == 1
+    assert points["eu"].point.min == pytest.approx(0.3) and points["eu"].point.max == 0.9
 
 
 def test_multiclass_with_string_labels_matches_sklearn(aiobs_capture, clock):

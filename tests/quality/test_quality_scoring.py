@@ -109,3 +109,14 @@ def test_parity_differences_need_two_qualifying_groups():
     assert parity == pytest.approx(0.3)  # the 5-row group does not count
     assert opportunity == pytest.approx(0.1)
     assert parity_differences([0.2], [0.5], [100], [50], min_count=20) == (None, None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-0.5, 1.5, allow_nan=False), min_size=1, max_size=100))
+def test_score_buckets_equal_searchsorted(values):
+    from aiobs_otel import semconv
+    from aiobs_otel._core.quality_monitor import _score_buckets
+
+    edges = np.array(semconv.MODEL_SCORE_BUCKETS)
+    scores = np.r_[np.array(values), edges, np.nextafter(edges, 0), np.nextafter(edges, 1)]
+    assert _score_buckets(scores).tolist() == np.searchsorted(edges, scores, "left").tolist()

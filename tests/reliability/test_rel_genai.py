@@ -8,7 +8,6 @@ import asyncio
 import gc
 import json
 import logging
-import os
 import secrets
 import sys
 import uuid
@@ -381,16 +380,21 @@ def test_rel_r10_random_models_and_user_ids_cannot_explode_series(fake, instrume
         assert per_metric
         assert max(per_metric.values()) <= 51 * 2, per_metric  # token type doubles the limit
     warnings = [r for r in caplog.records if "price" in r.getMessage()]
-    assert len(warnings) <= 100, f"{len(warnings)} 'no price' warnings for random model names"
+    assert len(warnings) <= 20, f"{len(warnings)} 'no price' warnings for random model names"
 
 
 # --- R23: secret canaries -------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("shape", ["key", "opaque"])
 @pytest.mark.parametrize("mode", ["NO_CONTENT", "SPAN_AND_EVENT"])
 def test_rel_r23_canary_secret_never_exported_or_logged(faulty, fast_export, fake, instrumented,
-                                                         monkeypatch, caplog, tmp_path, mode):
-    canary = f"sk-canary{secrets.token_hex(12)}"
+                                                         monkeypatch, caplog, tmp_path, mode,
+                                                         shape):
+    """A key-shaped canary (``sk-...``) and an opaque one (no pattern can find it): neither may
+    appear, so credentials must be kept out structurally, not only by the scrubber."""
+    token = secrets.token_hex(12)
+    canary = f"sk-proj-{token}" if shape == "key" else f"{token}canary"
     monkeypatch.setenv("OPENAI_API_KEY", canary)
     caplog.set_level(logging.DEBUG)
     import openai
@@ -425,5 +429,5 @@ def test_rel_r23_canary_secret_never_exported_or_logged(faulty, fast_export, fak
     assert canary.encode() not in exported
     for path in tmp_path.glob("*.jsonl"):
         assert canary not in path.read_text("utf-8")
-    assert not [r for r in caplog.records if canary in r.getMessage()]
-    assert canary not in os.environ.get("AIOBS_NOTHING", "")  # the env itself is not telemetry
+    ours = [r for r in caplog.records if r.name.startswith(("aiobs_otel", "opentelemetry"))]
+    assert not [r for r in ours if canary in r.getMessage()]

@@ -210,3 +210,40 @@ def test_repeated_anomalies_are_counted_but_logged_at_a_bounded_rate():
 def test_step_span_every_must_be_positive():
     with pytest.raises(ValueError):
         aiobs.training_run(name="x", step_span_every=0)
+
+
+def test_training_run_as_a_decorator_and_async_steps_with_extra_values():
+    import asyncio
+
+    @aiobs.training_run(name="decorated")
+    def train():
+        async def steps():
+            for i in range(3):
+                async with aiobs.train_step(batch_size=1, tokens=10) as step:
+                    step.record(loss=float(i), accuracy=0.5 + i / 10)
+
+        asyncio.run(steps())
+        return "done"
+
+    with capture() as t:
+        assert train() == "done"
+        (run_span,) = t.spans("training_run decorated")
+        steps = t.spans("train_step")
+        assert [s.attributes["aiobs.training.accuracy"] for s in steps] == [0.5, 0.6, 0.7]
+        assert all(s.parent.span_id == run_span.context.span_id for s in steps)
+        (tokens,) = t.metrics(semconv.TRAINING_TOKENS)
+        assert tokens.value == 30
+
+
+def test_finished_runs_keep_reporting_their_last_values_and_runs_are_separate_series():
+    with capture() as t:
+        for name, loss in (("a", 1.0), ("b", 2.0)):
+            with aiobs.training_run(name=name):
+                with aiobs.train_step() as step:
+                    step.record(loss=loss)
+        losses = {p.attributes[semconv.TRAINING_RUN_NAME]: p.value
+                  for p in t.metrics(semconv.TRAINING_LOSS)}
+        assert losses == {"a": 1.0, "b": 2.0}
+        counts = {p.attributes[semconv.TRAINING_RUN_NAME]: p.count
+                  for p in t.metrics(semconv.TRAINING_STEP_DURATION)}
+        assert counts == {"a": 1, "b": 1}

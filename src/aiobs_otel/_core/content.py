@@ -159,7 +159,9 @@ def to_bounded_json(value: Any, max_bytes: int) -> tuple[str, bool]:
     if _fits(text, max_bytes):
         return text, False
     longest = _longest_string(value)
-    low, high = 0, longest
+    low, high = 0, min(longest, max_bytes)  # a longer string can never fit
+    if high < longest:
+        value = _cap_strings(value, high)  # shrink once, so the search serializes little
     best: str | None = None
     while low <= high:  # the largest per-string cap that fits
         mid = (low + high) // 2

@@ -55,7 +55,7 @@ class _Table:
     prices: dict[str, Price]
     currency: str
     source: str
-    settings_id: int
+    settings: Any  # the Settings object the table was loaded for
 
 
 _lock = threading.Lock()
@@ -63,6 +63,7 @@ _table: _Table | None = None
 _runtime: dict[str, Price] = {}
 _runtime_replace = False
 _warned: set[str] = set()
+_MAX_WARNED = 20  # distinct unpriced models warned about, then silence
 
 
 def _parse_price(model: str, raw: Any) -> Price:
@@ -126,7 +127,7 @@ def _load() -> _Table:
         except (OSError, ValueError) as exc:
             _log.warning("aiobs_otel: ignoring AIOBS_PRICING_FILE=%s (%s); using built-in prices",
                          settings.pricing_file, exc)
-    return _Table(prices, currency, source, id(settings))
+    return _Table(prices, currency, source, settings)
 
 
 def pricing_table() -> _Table:
@@ -134,7 +135,7 @@ def pricing_table() -> _Table:
     global _table
     table = _table
     settings = state.STATE.settings
-    if table is None or settings is None or table.settings_id != id(settings):
+    if table is None or settings is None or table.settings is not settings:
         with _lock:
             table = _table = _load()
     return table
@@ -229,10 +230,13 @@ def compute_cost(models: tuple[str | None, ...], input_tokens: int | None,
             break
     if price is None:
         key = named[0]
-        if key not in _warned:
+        # Bounded: random model names (a cardinality attack) must not grow memory or the log.
+        if key not in _warned and len(_warned) < _MAX_WARNED:
             _warned.add(key)
             _log.warning("aiobs_otel: no price known for model %r; no cost recorded "
-                         "(add it with AIOBS_PRICING_FILE or aiobs.set_pricing())", key)
+                         "(add it with AIOBS_PRICING_FILE or aiobs.set_pricing())%s", key,
+                         "; further unpriced models are not reported"
+                         if len(_warned) == _MAX_WARNED else "")
         return None
     cache_read = cache_read_input_tokens or 0
     cache_write = cache_creation_input_tokens or 0

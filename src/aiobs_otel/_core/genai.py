@@ -73,6 +73,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Context keys: the open inference (for nesting) and the open agent/workflow (for is_nested).
 _INFERENCE_KEY = otel_context.create_key("aiobs_otel.genai.inference")
 _INVOCATION_KEY = otel_context.create_key("aiobs_otel.genai.invocation")
+_EMPTY_CONTEXT = otel_context.Context()
 
 _INFERENCE_OPS = (sc.GEN_AI_OP_CHAT, sc.GEN_AI_OP_TEXT_COMPLETION, sc.GEN_AI_OP_GENERATE_CONTENT)
 
@@ -508,12 +509,8 @@ class LLMInvocation(Scope):
                 span.set_attributes(attrs)
             if want_event:
                 self._emit_event(attrs, content, error)
-        # recorded inside the span's context, so exemplars point at this span
-        token = otel_context.attach(trace.set_span_in_context(span))
-        try:
-            self._record_metrics(error, cost)
-        finally:
-            otel_context.detach(token)
+        # recorded with the span's context, so exemplars point at this span
+        self._record_metrics(error, cost, trace.set_span_in_context(span))
 
     def _final_attributes(self, error: BaseException | None, cost: Any) -> dict[str, Any]:
         response = self.response
@@ -609,7 +606,8 @@ class LLMInvocation(Scope):
             attrs[sc.ERROR_TYPE] = error_type(error)
         return attrs
 
-    def _record_metrics(self, error: BaseException | None, cost: Any) -> None:
+    def _record_metrics(self, error: BaseException | None, cost: Any,
+                        ctx: otel_context.Context) -> None:
         instruments = _genai_instruments.get()
         attrs = self._metric_attributes(error)
         duration = self.elapsed_s()
@@ -617,59 +615,62 @@ class LLMInvocation(Scope):
         embeddings = self.operation == sc.GEN_AI_OP_EMBEDDINGS
         if self.config.latest:
             if embeddings:
-                instruments.embeddings_duration.record(duration, attrs)
+                instruments.embeddings_duration.record(duration, attrs, ctx)
                 if error is None and usage.input_tokens is not None:
-                    instruments.embeddings_input_tokens.record(usage.input_tokens, attrs)
+                    instruments.embeddings_input_tokens.record(usage.input_tokens, attrs, ctx)
             else:
-                self._record_latest_inference(instruments, attrs, duration, error)
+                self._record_latest_inference(instruments, attrs, duration, error, ctx)
         else:
-            instruments.operation_duration.record(duration, attrs)
+            instruments.operation_duration.record(duration, attrs, ctx)
             if usage.input_tokens is not None:
                 instruments.token_usage.record(
-                    usage.input_tokens, {**attrs, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_INPUT})
+                    usage.input_tokens,
+                    {**attrs, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_INPUT}, ctx)
             if usage.output_tokens is not None and not embeddings:
                 instruments.token_usage.record(
                     usage.output_tokens,
-                    {**attrs, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_OUTPUT})
-            self._record_stream_timing(instruments.op_ttfc, instruments.op_tpoc, attrs, error)
+                    {**attrs, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_OUTPUT}, ctx)
+            self._record_stream_timing(instruments.op_ttfc, instruments.op_tpoc, attrs, ctx)
         if cost is not None:
             cost_attrs = {k: v for k, v in attrs.items() if k != sc.ERROR_TYPE}
             cost_attrs[sc.AIOBS_GENAI_COST_CURRENCY] = cost.currency
-            instruments.cost.add(cost.amount, cost_attrs)
+            instruments.cost.add(cost.amount, cost_attrs, ctx)
 
     def _record_latest_inference(self, instruments: _Instruments, attrs: dict[str, Any],
-                                 duration: float, error: BaseException | None) -> None:
+                                 duration: float, error: BaseException | None,
+                                 ctx: otel_context.Context) -> None:
         usage = self.usage
-        instruments.inference_duration.record(duration, attrs)
+        instruments.inference_duration.record(duration, attrs, ctx)
         # usage counters: every inference, failed ones included; 0/"unknown" when not reported
         for counter, value in ((instruments.usage_input, usage.input_tokens),
                                (instruments.usage_output, usage.output_tokens)):
             if value is None:
-                counter.add(0, {**attrs, sc.GEN_AI_TOKEN_MODALITY: "unknown"})
+                counter.add(0, {**attrs, sc.GEN_AI_TOKEN_MODALITY: "unknown"}, ctx)
             else:
-                counter.add(value, {**attrs, sc.GEN_AI_TOKEN_MODALITY: "text"})
+                counter.add(value, {**attrs, sc.GEN_AI_TOKEN_MODALITY: "text"}, ctx)
         for counter, value in ((instruments.usage_cache_read, usage.cache_read_input_tokens),
                                (instruments.usage_cache_write, usage.cache_creation_input_tokens),
                                (instruments.usage_reasoning, usage.reasoning_tokens)):
             if value is not None:
-                counter.add(value, {**attrs, sc.GEN_AI_TOKEN_MODALITY: "text"})
+                counter.add(value, {**attrs, sc.GEN_AI_TOKEN_MODALITY: "text"}, ctx)
         if error is None:  # per-operation histograms skip failed operations
             if usage.input_tokens is not None:
-                instruments.op_input_tokens.record(usage.input_tokens, attrs)
+                instruments.op_input_tokens.record(usage.input_tokens, attrs, ctx)
             if usage.output_tokens is not None:
-                instruments.op_output_tokens.record(usage.output_tokens, attrs)
+                instruments.op_output_tokens.record(usage.output_tokens, attrs, ctx)
         self._record_stream_timing(instruments.inference_ttfc, instruments.inference_tpoc, attrs,
-                                   error)
+                                   ctx)
 
     def _record_stream_timing(self, ttfc: Histogram, tpoc: Histogram, attrs: dict[str, Any],
-                              error: BaseException | None) -> None:
+                              ctx: otel_context.Context) -> None:
         if self._first_chunk_ns is None:
             return
         timing_attrs = {k: v for k, v in attrs.items() if k != sc.ERROR_TYPE}
-        ttfc.record((self._first_chunk_ns - self.start_ns) / 1e9, timing_attrs)
+        ttfc.record((self._first_chunk_ns - self.start_ns) / 1e9, timing_attrs, ctx)
         record = tpoc.record
+        no_span = _EMPTY_CONTEXT  # per-chunk points skip exemplar sampling: it costs per chunk
         for gap in self._gaps:
-            record(gap, timing_attrs)
+            record(gap, timing_attrs, no_span)
 
 
 class AbandonedStreamError(Exception):
@@ -838,7 +839,7 @@ def start_inference(provider: str, operation: str = "chat", request_model: str |
         outer = current_inference()
         if outer is not None:
             nested = _NestedInference(outer)
-            if outer.adapter is GENERIC and chosen is not GENERIC:
+            if chosen is not GENERIC:  # the instrumentor knows which SDK API this call is
                 outer.adapter = chosen
             if outer.server_address is None and server_address is not None:
                 nested.set_request(server_address=server_address, server_port=server_port)

@@ -6,7 +6,8 @@ labelled predictions. ``metrics()`` and the exported ``aiobs.model.*`` gauges ar
 that window, overall and per segment value, from the same cached snapshot, so they always agree.
 
 The hot path (``record_predictions`` / ``record_labels``) is numpy only: no OpenTelemetry call
-per batch. Counters and gauges are observable instruments read at collection time.
+per batch. Counters and gauges are observable instruments read at collection time; the score
+histogram is counted in numpy and handed to every metric reader by ``setup.sketch_export``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from ..quality.scoring import (
 )
 from ..quality.store import PendingStore, id_keys
 from ..quality.window import LabelledWindow, group_slices
-from . import errors, state
+from . import errors, sketches, state
 from .otel import event_logger, instrument_set
 
 __all__ = ["QualityMonitor"]
@@ -52,7 +53,8 @@ Summary = dict[str, Any]
 
 TASKS = ("binary", "multiclass", "regression")
 MAX_SEGMENT_KEYS = 8
-_N_BUCKETS = len(semconv.MODEL_SCORE_BUCKETS)
+_SCORE_BOUNDS = np.array(semconv.MODEL_SCORE_BUCKETS)
+_N_BUCKETS = len(semconv.MODEL_SCORE_BUCKETS) + 1
 
 # metric -> (higher is better, default tolerance, tolerance is relative, proportion guard)
 _ALERT_RULES: dict[str, tuple[bool, float, bool, bool]] = {
@@ -191,8 +193,7 @@ class QualityMonitor:
         self._unknown = 0
         self._predictions_by: list[IntArray] = []
         self._joined_by: list[IntArray] = []
-        self._score_bins = np.zeros(_N_BUCKETS, dtype=np.int64)
-        self._score_bins_by: list[IntArray] = []
+        self._score_export: dict[int, _ScoreWindow] = {}  # per metric reader, since its collect
         self._has_scores = False
         self._version = 0
         self._cache: tuple[int, Summary] | None = None
@@ -204,6 +205,8 @@ class QualityMonitor:
             self._segment_index(sensitive_segment)
         with _MONITORS_LOCK:
             _MONITORS.add(self)
+        if not self._regression:
+            sketches.register(self)
         self._touch_instruments()
 
     # --- configuration ---------------------------------------------------------------------
@@ -248,7 +251,6 @@ class QualityMonitor:
         size = self.max_segment_values + 1
         self._predictions_by.append(np.zeros(size, dtype=np.int64))
         self._joined_by.append(np.zeros(size, dtype=np.int64))
-        self._score_bins_by.append(np.zeros((size, _N_BUCKETS), dtype=np.int64))
         self._store.add_segment_key()
         self._window.add_segment_key()
         return len(self._segment_keys) - 1
@@ -307,23 +309,54 @@ class QualityMonitor:
     def _count_predictions(self, n: int, score: FloatArray,
                            segments: list[IntArray | None]) -> None:
         self._predictions += n
-        bins = None
-        if self._has_scores and not self._regression:
-            scored = ~np.isnan(score)
-            bins = np.full(n, -1, dtype=np.int64)
-            bins[scored] = np.clip((score[scored] * _N_BUCKETS).astype(np.int64), 0,
-                                   _N_BUCKETS - 1)
-            self._score_bins += np.bincount(bins[scored], minlength=_N_BUCKETS)
+        size = self.max_segment_values + 1
         for index, codes in enumerate(segments):
-            if codes is None:
-                continue
-            size = self.max_segment_values + 1
-            self._predictions_by[index] += np.bincount(codes, minlength=size)
-            if bins is not None:
-                ok = bins >= 0
-                flat = codes[ok] * _N_BUCKETS + bins[ok]
-                self._score_bins_by[index] += np.bincount(
-                    flat, minlength=size * _N_BUCKETS).reshape(size, _N_BUCKETS)
+            if codes is not None:
+                self._predictions_by[index] += np.bincount(codes, minlength=size)
+        if self._regression or not self._has_scores:
+            return
+        readers = sketches.reader_keys()
+        if not readers:
+            return
+        scored = ~np.isnan(score)
+        if not scored.all():
+            score = score[scored]
+            segments = [None if c is None else c[scored] for c in segments]
+        if score.size == 0:
+            return
+        batch = _ScoreWindow.of_batch(score, segments, size)
+        for key in readers:
+            held = self._score_export.get(key)
+            if held is None:
+                self._score_export[key] = batch.copy()
+            else:
+                held.add(batch)
+
+    def drain_sketches(self, reader_key: int) -> list[sketches.SketchPoint]:
+        """Score histograms for one metric reader: the predictions since its last collect."""
+        with self._lock:
+            held = self._score_export.pop(reader_key, None)
+            if held is None:
+                return []
+            now = time.time_ns()
+            bounds = list(semconv.MODEL_SCORE_BUCKETS)
+            points = []
+            groups: list[tuple[dict[str, str], _Scores, int]] = [
+                (dict(self._base_attributes), held.overall, 0)]
+            for index, key in enumerate(self._segment_keys[: len(held.by_segment)]):
+                part = held.by_segment[index]
+                for code in np.flatnonzero(part.counts.sum(axis=1)).tolist():
+                    groups.append(({**self._base_attributes, semconv.MODEL_SEGMENT_KEY: key,
+                                    semconv.MODEL_SEGMENT_VALUE:
+                                        self._encoders[index].labels[code]}, part, code))
+            for attributes, part, row in groups:
+                if not part.counts[row].any():
+                    continue
+                points.append(sketches.SketchPoint(
+                    semconv.MODEL_SCORE_DISTRIBUTION, "bins", attributes, held.start_ns, now,
+                    (bounds, part.counts[row].tolist(), float(part.totals[row]),
+                     float(part.lows[row]), float(part.highs[row]))))
+            return points
 
     # --- public recording API ----------------------------------------------------------------
 
@@ -635,22 +668,6 @@ class QualityMonitor:
                                               semconv.MODEL_EXPIRY_REASON: reason})
             elif kind == "pending":
                 yield Observation(self._store.pending, dict(self._base_attributes))
-            elif kind == "scores" and self._has_scores:
-                yield from self._score_observations(self._score_bins, dict(self._base_attributes))
-                for index, key in enumerate(self._segment_keys):
-                    for code, label in enumerate(self._encoders[index].labels):
-                        if self._predictions_by[index][code] == 0:
-                            continue
-                        attributes = {**self._base_attributes, semconv.MODEL_SEGMENT_KEY: key,
-                                      semconv.MODEL_SEGMENT_VALUE: label}
-                        yield from self._score_observations(self._score_bins_by[index][code],
-                                                            attributes)
-
-    @staticmethod
-    def _score_observations(counts: IntArray, attributes: dict[str, Any]
-                            ) -> Iterator[Observation]:
-        for bound, count in zip(semconv.MODEL_SCORE_BUCKETS, counts.tolist(), strict=True):
-            yield Observation(int(count), {**attributes, semconv.MODEL_SCORE_BUCKET: f"{bound:g}"})
 
     def _per_segment(self, arrays: list[IntArray]) -> Iterator[Observation]:
         for index, key in enumerate(self._segment_keys):
@@ -727,6 +744,94 @@ def _counts(kind: str) -> Callable[[QualityMonitor], Iterable[Observation]]:
     return lambda monitor: monitor._observe_counts(kind)
 
 
+def _hook_score_export() -> None:
+    """Let the meter provider's readers carry the score histograms (as they do drift sketches)."""
+    with errors.guard("quality.hook_export"):
+        from ..setup.sketch_export import hook_meter_provider
+
+        hook_meter_provider(state.STATE.meter_provider)
+
+
+def _score_buckets(score: FloatArray) -> IntArray:
+    """OTLP explicit-bucket index ``(b[i-1], b[i]]`` for the bounds 0.1..0.9.
+
+    Equal to ``searchsorted(bounds, score, "left")`` (checked in the tests) at a third of its
+    cost: a guess from ``ceil(10 * score)`` corrected by one comparison on each side.
+    """
+    last = _N_BUCKETS - 1
+    guess = np.clip(np.ceil(score * _N_BUCKETS).astype(np.int64) - 1, 0, last)
+    lower = np.r_[-np.inf, _SCORE_BOUNDS][guess]  # bound below the guessed bucket
+    upper = np.r_[_SCORE_BOUNDS, np.inf][guess]  # bound above it
+    guess -= score <= lower
+    guess += score > upper
+    return guess
+
+
+@dataclass
+class _Scores:
+    """Score histogram rows (one per group): counts per bucket, sum, min, max."""
+
+    counts: IntArray  # (groups, buckets)
+    totals: FloatArray
+    lows: FloatArray
+    highs: FloatArray
+
+    @classmethod
+    def empty(cls, groups: int) -> _Scores:
+        return cls(np.zeros((groups, _N_BUCKETS), dtype=np.int64), np.zeros(groups),
+                   np.full(groups, np.inf), np.full(groups, -np.inf))
+
+    @classmethod
+    def of(cls, codes: IntArray, bucket: IntArray, score: FloatArray, groups: int) -> _Scores:
+        counts = np.bincount(codes * _N_BUCKETS + bucket, minlength=groups * _N_BUCKETS)
+        found = cls(counts.astype(np.int64).reshape(groups, _N_BUCKETS),
+                    np.bincount(codes, weights=score, minlength=groups).astype(np.float64),
+                    np.full(groups, np.inf), np.full(groups, -np.inf))
+        np.minimum.at(found.lows, codes, score)
+        np.maximum.at(found.highs, codes, score)
+        return found
+
+    def copy(self) -> _Scores:
+        return _Scores(self.counts.copy(), self.totals.copy(), self.lows.copy(),
+                       self.highs.copy())
+
+    def add(self, other: _Scores) -> None:
+        self.counts += other.counts
+        self.totals += other.totals
+        np.minimum(self.lows, other.lows, out=self.lows)
+        np.maximum(self.highs, other.highs, out=self.highs)
+
+
+@dataclass
+class _ScoreWindow:
+    """Scores since a reader's last collect: the whole stream (row 0) and each segment key."""
+
+    start_ns: int
+    overall: _Scores
+    by_segment: list[_Scores]
+
+    @classmethod
+    def of_batch(cls, score: FloatArray, segments: list[IntArray | None],
+                 size: int) -> _ScoreWindow:
+        bucket = _score_buckets(score)
+        overall = _Scores.of(np.zeros(score.size, dtype=np.int64), bucket, score, 1)
+        by_segment = [_Scores.empty(size) if codes is None
+                      else _Scores.of(codes, bucket, score, size) for codes in segments]
+        return cls(time.time_ns(), overall, by_segment)
+
+    def copy(self) -> _ScoreWindow:
+        return _ScoreWindow(self.start_ns, self.overall.copy(),
+                            [part.copy() for part in self.by_segment])
+
+    def add(self, other: _ScoreWindow) -> None:
+        self.overall.add(other.overall)
+        for index, part in enumerate(other.by_segment):
+            if index < len(self.by_segment):
+                self.by_segment[index].add(part)
+            else:
+                self.by_segment.append(part.copy())
+
+
 @dataclass(frozen=True)
 class _MonitorInstruments:
     gauges: tuple[ObservableGauge, ...]
@@ -735,6 +840,7 @@ class _MonitorInstruments:
 
 @instrument_set("quality.monitor")
 def _instruments(m: Meter) -> _MonitorInstruments:
+    _hook_score_export()
     gauges = [
         m.create_observable_gauge(
             name, callbacks=[_callback(_window_gauge(key))], unit=_GAUGE_UNITS.get(key, "1"),
@@ -776,11 +882,6 @@ def _instruments(m: Meter) -> _MonitorInstruments:
         m.create_observable_counter(
             semconv.MODEL_EXPIRED, unit="{prediction}", callbacks=[_callback(_counts("expired"))],
             description="Predictions dropped before a label arrived (ttl, capacity, replaced).",
-        ),
-        m.create_observable_counter(
-            semconv.MODEL_SCORE_DISTRIBUTION, unit="{prediction}",
-            callbacks=[_callback(_counts("scores"))],
-            description="Predictions per score bin (upper bound in aiobs.model.score.bucket).",
         ),
     )
     return _MonitorInstruments(tuple(gauges), counters)

@@ -15,10 +15,11 @@ How it stays off the critical path:
   the step's CUDA event has completed, so no call ever waits for the device.
 * On CUDA the step time is measured by a ring of ``torch.cuda.Event`` pairs polled with
   ``query()``; elsewhere with the host clock.
-* Histograms (step time, data wait) are recorded per step with no per-point attributes; gauges
-  and counters (loss, grad norm, learning rate, throughput, MFU, samples, tokens, steps) are
-  observable instruments that read the run's latest figures when metrics are collected, so they
-  cost nothing per step.
+* Every step's time and data wait go into histograms, but the SDK records are made when metrics
+  are collected (on the export thread): the step only appends to a buffer. Gauges and counters
+  (loss, grad norm, learning rate, throughput, MFU, samples, tokens, steps) are observable
+  instruments that read the run's latest figures at collection. So a step makes no SDK call
+  unless its span is sampled. All carry ``aiobs.training.run.name``.
 * Step spans are sampled (``step_span_every``); a sampled step span is ended when its values
   have been read, with the step's real end time.
 """
@@ -26,6 +27,7 @@ How it stays off the critical path:
 from __future__ import annotations
 
 import contextvars
+import functools
 import math
 import sys
 import threading
@@ -69,8 +71,8 @@ _NO_SPAN = Context()  # recording context for histograms outside a sampled step:
 # Histogram values wait here (an append on the hot path) and are recorded into the SDK when
 # metrics are collected (or inline once too many wait, e.g. when nothing ever collects).
 _BUFFER_CAP = 1 << 16
-_step_durations: deque[tuple[float, Any]] = deque()
-_data_waits: deque[float] = deque()
+_step_durations: deque[tuple[float, Any, dict[str, str]]] = deque()
+_data_waits: deque[tuple[float, dict[str, str]]] = deque()
 
 
 # --- instruments ----------------------------------------------------------------------------------
@@ -86,34 +88,41 @@ class _Instruments:
 
 def flush_histograms() -> None:
     """Record the buffered step-time and data-wait values into the SDK histograms."""
-    if not _step_durations and not _data_waits:
-        return
-    instruments = _instruments.get()
-    record = instruments.step_duration.record
+    if _step_durations or _data_waits:
+        instruments = _instruments.get()
+        _flush_into(instruments.step_duration, instruments.data_wait)
+
+
+def _flush_into(step_duration: Histogram, data_wait: Histogram) -> None:
+    record = step_duration.record
     durations, waits = _step_durations, _data_waits
     while durations:
         try:
-            value, context = durations.popleft()
+            value, span, attributes = durations.popleft()
         except IndexError:
             break
-        record(value, context=context)
-    record = instruments.data_wait.record
+        record(value, attributes,
+               context=_NO_SPAN if span is None else trace.set_span_in_context(span))
+    record = data_wait.record
     while waits:
         try:
-            wait = waits.popleft()
+            wait, attributes = waits.popleft()
         except IndexError:
             break
-        record(wait, context=_NO_SPAN)
+        record(wait, attributes, context=_NO_SPAN)
 
 
-def _observer(field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
+def _observer(field: str, flush: Callable[[], None]
+              ) -> Callable[[CallbackOptions], Iterable[Observation]]:
     def observe(_options: CallbackOptions) -> Iterable[Observation]:
         found: list[Observation] = []
         with errors.guard("training.observe"):
             runs = _runs_to_report()
-            for run in runs:
-                run.drain(policy="export")
-            flush_histograms()
+            if state.STATE.configured:  # during shutdown the drain already ran (_drain_all)
+                for run in runs:
+                    run.drain(policy="export")
+            if _step_durations or _data_waits:
+                flush()  # into this meter's histograms (never re-resolved during shutdown)
             for run in runs:
                 value = getattr(run, field)
                 if value is not None:
@@ -126,6 +135,17 @@ def _observer(field: str) -> Callable[[CallbackOptions], Iterable[Observation]]:
 @instrument_set("training")
 def _instruments(m: Meter) -> _Instruments:
     buckets = semconv.TRAINING_DURATION_BUCKETS
+    step_duration = m.create_histogram(
+        semconv.TRAINING_STEP_DURATION, unit="s",
+        description="Duration of one training step (device time on CUDA, host otherwise).",
+        explicit_bucket_boundaries_advisory=buckets,
+    )
+    data_wait = m.create_histogram(
+        semconv.TRAINING_DATA_WAIT_DURATION, unit="s",
+        description="Time spent waiting for the data loader before a step.",
+        explicit_bucket_boundaries_advisory=buckets,
+    )
+    flush = functools.partial(_flush_into, step_duration, data_wait)
     for name, field, unit, description in (
         (semconv.TRAINING_LOSS, "last_loss", "1", "Training loss of the latest step."),
         (semconv.TRAINING_GRAD_NORM, "last_grad_norm", "1", "Gradient norm of the latest step."),
@@ -141,24 +161,18 @@ def _instruments(m: Meter) -> _Instruments:
         (semconv.TRAINING_PEAK_FLOPS, "peak_flops", "{flop}/s",
          "Dense peak FLOP/s of this device for the run's precision (MFU's denominator)."),
     ):
-        m.create_observable_gauge(name, [_observer(field)], unit=unit, description=description)
+        m.create_observable_gauge(name, [_observer(field, flush)], unit=unit,
+                                  description=description)
     for name, field, unit, description in (
         (semconv.TRAINING_SAMPLES, "total_samples", "{sample}", "Samples trained on."),
         (semconv.TRAINING_TOKENS, "total_tokens", "{token}", "Tokens trained on."),
         (semconv.TRAINING_STEP_COUNT, "total_steps", "{step}", "Training steps completed."),
     ):
-        m.create_observable_counter(name, [_observer(field)], unit=unit, description=description)
+        m.create_observable_counter(name, [_observer(field, flush)], unit=unit,
+                                    description=description)
     return _Instruments(
-        step_duration=m.create_histogram(
-            semconv.TRAINING_STEP_DURATION, unit="s",
-            description="Duration of one training step (device time on CUDA, host otherwise).",
-            explicit_bucket_boundaries_advisory=buckets,
-        ),
-        data_wait=m.create_histogram(
-            semconv.TRAINING_DATA_WAIT_DURATION, unit="s",
-            description="Time spent waiting for the data loader before a step.",
-            explicit_bucket_boundaries_advisory=buckets,
-        ),
+        step_duration=step_duration,
+        data_wait=data_wait,
         checkpoint=m.create_histogram(
             semconv.TRAINING_CHECKPOINT_DURATION, unit="s",
             description="Duration of a checkpoint save.",
@@ -194,10 +208,23 @@ def _retire(run: TrainingRun) -> None:
 
 
 def _drain_all() -> None:
-    """Read every value still pending (at shutdown)."""
-    for run in _runs_to_report():
-        with errors.guard("training.drain_all"):
-            run.drain(policy="final")
+    """Read every value still pending (a shutdown callback, run before providers stop).
+
+    ``shutdown()`` marks the library unconfigured before it runs its callbacks; the providers
+    are still up, so they are used as they are instead of being configured anew.
+    """
+    with state.STATE.lock:
+        was_configured = state.STATE.configured
+        state.STATE.configured = True
+    try:
+        for run in _runs_to_report():
+            with errors.guard("training.drain_all"):
+                run.drain(policy="final")
+        with errors.guard("training.flush"):
+            flush_histograms()
+    finally:
+        with state.STATE.lock:
+            state.STATE.configured = was_configured
 
 
 def _torch() -> Any:
@@ -537,7 +564,7 @@ class TrainingRun(Scope):
         try:
             self._wait_ns += wait_ns
             self._wait_first = self._wait_first or first_batch
-            _data_waits.append(wait_ns / 1e9)
+            _data_waits.append((wait_ns / 1e9, self.metric_attributes))
             if len(_data_waits) > _BUFFER_CAP:
                 flush_histograms()
         except Exception as exc:
@@ -742,9 +769,8 @@ class TrainingRun(Scope):
             loss, grad_norm, lr = _read(loss), _read(grad_norm), _read(lr)
         recording = step.sampled and step.span.is_recording()
         # the sampled step span is the histogram's exemplar; no exemplar lookup otherwise
-        _step_durations.append(
-            (duration, trace.set_span_in_context(step.span) if recording else _NO_SPAN)
-        )
+        _step_durations.append((duration, step.span if recording else None,
+                                self.metric_attributes))
         if len(_step_durations) > _BUFFER_CAP:
             flush_histograms()
         wait = step.data_wait_ns / 1e9
@@ -918,14 +944,18 @@ class _CheckpointOp(Operation):
             attributes[semconv.TRAINING_CHECKPOINT_PATH] = str(self._path)
         span = tracer().start_span(semconv.TRAINING_CHECKPOINT_SPAN, kind=SpanKind.INTERNAL,
                                    attributes=attributes)
-        return _CheckpointScope(span)
+        return _CheckpointScope(span, self._run.metric_attributes)
 
 
 class _CheckpointScope(Scope):
     hook_name = "training.checkpoint"
 
+    def __init__(self, span: Span, attributes: dict[str, str]) -> None:
+        super().__init__(span)
+        self._attributes = attributes
+
     def on_end(self, error: BaseException | None) -> None:
-        _instruments.get().checkpoint.record(self.elapsed_s())
+        _instruments.get().checkpoint.record(self.elapsed_s(), self._attributes)
 
 
 # --- building a run -------------------------------------------------------------------------------

@@ -165,10 +165,14 @@ def line_chart(title: str, series: Sequence[Series], *, x_time: bool = False, x_
         out.append(f'<text class="tick" x="{MARGIN_LEFT - 6}" y="{py(tick) + 4:.1f}" '
                    f'text-anchor="end">{escape(fmt_number(tick, y_unit))}</text>')
     x_ticks = nice_ticks(x0, x1, 6)
+    shown: set[str] = set()
     for tick in x_ticks:
         if tick < x0 - 1e-9 or tick > x1 + 1e-9:
             continue
         text = _time_label(tick, x1 - x0) if x_time else fmt_number(tick)
+        if text in shown:  # sub-second ticks on a time axis would repeat a label
+            continue
+        shown.add(text)
         anchor = "end" if px(tick) > WIDTH - MARGIN_RIGHT - 4 * len(text) else "middle"
         out.append(f'<text class="tick" x="{px(tick):.1f}" y="{HEIGHT - MARGIN_BOTTOM + 16}" '
                    f'text-anchor="{anchor}">{escape(text)}</text>')

@@ -39,10 +39,18 @@ Extract = Callable[[n.DeviceState], Iterable[tuple[float, dict[str, Any]]]]
 
 
 def _callback(extract: Extract, dcgm: bool = False) -> Callback:
+    key = object()
+
     def callback(_options: CallbackOptions) -> Iterable[Observation]:
         sampler = _published
         if sampler is None or sampler.dcgm is not dcgm:
             return ()
+        if sampler.stopped:
+            # A stopped sampler's last values are reported once more (the final export at
+            # shutdown runs after the collector stopped), then never again: no stale gauges.
+            if key in sampler.final_reported:
+                return ()
+            sampler.final_reported.add(key)
         ctx = sampler.context
         return [Observation(value, attributes, ctx)
                 for device in sampler.devices for value, attributes in extract(device)]
@@ -86,7 +94,7 @@ def _errors(device: n.DeviceState) -> Iterable[tuple[float, dict[str, Any]]]:
         count = values.get(key)
         if count is not None:
             out.append((count, device.attributes(((semconv.ERROR_TYPE, kind),))))
-    for xid, count in device.xid_counts.items():
+    for xid, count in list(device.xid_counts.items()):  # the sampler thread may add one now
         out.append((float(count), device.attributes(
             ((semconv.ERROR_TYPE, "xid"), (semconv.GPU_XID, xid)))))
     return out

@@ -389,6 +389,8 @@ class Sampler:
         self.devices: list[DeviceState] = []
         self.driver_version = ""
         self.context: Any = None  # the span context active at the last sweep (exemplars)
+        self.stopped = False  # set when sampling ended: exports report the last values once
+        self.final_reported: set[object] = set()
         self._event_set: Any = None
         self._by_pointer: dict[int, DeviceState] = {}
         self._open = False

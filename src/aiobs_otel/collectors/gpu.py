@@ -43,6 +43,7 @@ _BACKOFF_MAX_S = 600.0
 
 _lock = threading.Lock()
 _collector: GpuCollector | None = None
+_package_warned = False
 
 
 @dataclass(frozen=True)
@@ -168,6 +169,7 @@ class GpuCollector:
                                     distributed_identity().local_rank, self.explicit_devices)
 
     def _run(self) -> None:
+        global _package_warned
         backoff = self.backoff_first_s
         while not self._stop.is_set():
             sampler = _nvml.Sampler(self._select, dcgm=self.dcgm)
@@ -175,7 +177,9 @@ class GpuCollector:
                 sampler.open()
             except _nvml.PackageMissing as exc:
                 self.status = "unavailable"
-                self._once("package", "aiobs_otel: %s; GPU metrics are off", exc)
+                if not _package_warned:  # once per process: retrying cannot install it
+                    _package_warned = True
+                    _log.warning("aiobs_otel: %s (the application is unaffected)", exc)
                 return
             except _nvml.NvmlUnavailable as exc:
                 self.status = "backoff"
@@ -202,10 +206,7 @@ class GpuCollector:
                 self._once("session", "aiobs_otel: the NVIDIA driver stopped answering (%s); "
                            "GPU sampling pauses and retries in the background", exc)
             finally:
-                from . import _gpu_telemetry
-
-                if _gpu_telemetry.published() is sampler:
-                    _gpu_telemetry.publish(None)
+                sampler.stopped = True  # stays published: the final export still carries it
                 sampler.close()
             if self._stop.wait(backoff):
                 return
@@ -234,10 +235,11 @@ class GpuCollector:
                 tiers.append(_nvml.SLOW)
             try:
                 sampler.sweep(tiers, activity.latest())
-                if count == 0 or state.STATE.generation != self._generation:
-                    self._generation = state.STATE.generation
+                generation = state.STATE.generation
+                if generation != self._generation:  # first sweep, or the providers changed
                     _gpu_telemetry.ensure_instruments(self.dcgm, sampler)
                     _gpu_telemetry.publish(sampler)
+                    self._generation = generation
             except _nvml.SessionLost:
                 raise
             except Exception as exc:
@@ -284,7 +286,7 @@ def gpu_collector(
         raise ValueError(f"gpu_collector(mode=...) must be 'rank' or 'node', got {mode!r}")
     with _lock:
         running = _collector
-        if running is not None and running.running:
+        if running is not None and (running.running or running.status == "unavailable"):
             if (running.interval, running.mode, running.dcgm) != (float(interval), mode, dcgm):
                 _log.debug("aiobs_otel: a GPU collector is already running (%r); reusing it",
                            running)
@@ -295,6 +297,8 @@ def gpu_collector(
             return collector
         collector.start()
         _collector = collector
+        collector.shutdown_registered = True
+    state.on_shutdown(collector.stop)  # aiobs.shutdown() (and exit) stops the thread
     return collector
 
 
@@ -322,9 +326,9 @@ def start_from_settings(settings: Settings) -> GpuCollector | None:
         return None
     collector = gpu_collector(settings.gpu_interval_s, settings.gpu_mode, settings.gpu_dcgm)
     with _lock:
-        register = not collector.shutdown_registered
+        register = not collector.shutdown_registered and collector.running
         collector.shutdown_registered = True
-    if register:
+    if register:  # a collector running from before the last shutdown()
         state.on_shutdown(collector.stop)
     return collector
 

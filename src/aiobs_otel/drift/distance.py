@@ -22,7 +22,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from .sketch import MIN_SCALE, ExpHistogram, interpolate_mass, lattice_edges
+from .sketch import MIN_SCALE, ExpHistogram, lattice_edges
 
 __all__ = ["jensen_shannon", "ks_statistic", "psi", "wasserstein_normalised"]
 
@@ -113,14 +113,12 @@ def bin_counts(hist: ExpHistogram, edges: npt.ArrayLike) -> Floats:
     return np.clip(shares, 0.0, None) * hist.count
 
 
-def numeric_scores(reference: ExpHistogram, window: ExpHistogram, psi_edges: Floats,
-                   reference_bins: Floats, reference_std: float,
-                   atom_index: npt.NDArray[np.intp] | None = None,
-                   atom_below: Floats | None = None) -> dict[str, float]:
-    """PSI, KS, JS and normalised W1 from one aligned lattice (the monitor's hot path).
+def numeric_scores(reference: ExpHistogram, window: ExpHistogram, reference_bins: Floats,
+                   window_bins: npt.ArrayLike, reference_std: float) -> dict[str, float]:
+    """PSI, KS, JS and normalised W1 (the monitor's hot path).
 
-    PSI and JS use the reference's exact bin counts and the window's counts in the same bins
-    (interpolated inside the cells that hold an edge); KS and W1 use both CDFs on the cells.
+    PSI and JS compare exact counts in the reference bins; KS and W1 compare both CDFs on the
+    cells of one aligned lattice.
     """
     edges, fa, fb = _aligned(reference, window)
     if fb.size == 0:
@@ -130,15 +128,5 @@ def numeric_scores(reference: ExpHistogram, window: ExpHistogram, psi_edges: Flo
     area = 0.5 * float(np.dot(gap[1:] + gap[:-1], edges[2:] - edges[1:-1])
                        + gap[0] * (edges[1] - edges[0]))
     std = reference_std if reference_std > 0 and math.isfinite(reference_std) else 1.0
-    mass = fb.copy()
-    mass[1:] -= fb[:-1]
-    below = interpolate_mass(edges, mass, psi_edges, window.min, window.max)
-    if atom_index is not None and atom_below is not None and atom_index.size:
-        below[atom_index] = atom_below  # exact shares at the reference's point masses
-    shares = np.empty(below.size + 1)
-    shares[0] = below[0]
-    shares[1:-1] = below[1:] - below[:-1]
-    shares[-1] = 1.0 - below[-1]
-    np.clip(shares, 0.0, None, out=shares)
-    return {"psi": psi(reference_bins, shares), "ks": float(gap.max()),
-            "js": jensen_shannon(reference_bins, shares), "wasserstein": area / std}
+    return {"psi": psi(reference_bins, window_bins), "ks": float(gap.max()),
+            "js": jensen_shannon(reference_bins, window_bins), "wasserstein": area / std}

@@ -24,7 +24,6 @@ import logging
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -58,7 +57,8 @@ FeatureRef = NumericReference | CategoricalReference
 
 @dataclass
 class _MethodState:
-    history: deque[tuple[float, float, float]]  # (score, warn threshold, drift threshold)
+    # the last m windows: (score, warn threshold, drift threshold); a list (a deque is 600 B)
+    history: list[tuple[float, float, float]]
     level: int = 0
 
 
@@ -66,7 +66,7 @@ class _FeatureState:
     def __init__(self, ref: FeatureRef, m: int) -> None:
         self.ref = ref
         self.window: Sketch = ref.new_sketch()
-        self.methods = {name: _MethodState(deque(maxlen=m)) for name in ref.methods}
+        self.methods = {name: _MethodState([]) for name in ref.methods}
         self.status = "insufficient_data"
         self.scores: dict[str, float | None] = {}
         self.thresholds: dict[str, tuple[float, float]] = {}
@@ -388,7 +388,7 @@ class DriftMonitor:
                 points.append(sketches.SketchPoint(semconv.DRIFT_DISTRIBUTION, "exponential",
                                                    attrs, start_ns, now, exported))
                 assert isinstance(st.ref, NumericReference)
-                counts = np.rint(st.ref.bin_shares(sketch) * hist.count).astype(np.int64)
+                counts = sketch.bin_counts()
                 points.append(sketches.SketchPoint(
                     semconv.DRIFT_REFERENCE_BINS, "bins", attrs, start_ns, now,
                     (list(st.ref.edges), counts.tolist(), hist.sum, hist.min, hist.max)))
@@ -425,6 +425,8 @@ def _advance(ms: _MethodState, score: float, warn: float, drift: float, k: int, 
              exit_ratio: float) -> None:
     """Hysteresis: rise after k of the last m windows over a threshold; fall after m calm ones."""
     ms.history.append((score, warn, drift))
+    if len(ms.history) > m:
+        del ms.history[0]
     n_warn = sum(1 for s, w, _d in ms.history if s > w)
     n_drift = sum(1 for s, _w, d in ms.history if s > d)
     target = 2 if n_drift >= k else 1 if n_warn >= k else 0

@@ -94,7 +94,6 @@ class NumericReference:
     count: int
     null_rate: float
     calibration: Calibration
-    atoms: list[int] = field(default_factory=list)  # indices of edges that are point masses
     kind: str = "numeric"
 
     @property
@@ -103,21 +102,12 @@ class NumericReference:
 
     def new_sketch(self) -> NumericWindow:
         hist = ExpHistogram(max_size=self.hist.max_size, zero_threshold=self.hist.zero_threshold)
-        return NumericWindow(hist, [self.edges[i] for i in self.atoms])
+        return NumericWindow(hist, self.edges)
 
     def scores(self, window: NumericWindow) -> dict[str, float]:
         """PSI, KS, JS and normalised W1 of a window against this reference."""
-        n = max(window.count, 1)
-        return numeric_scores(self.hist, window.hist, np.asarray(self.edges),
-                              np.asarray(self.bin_counts), self.std,
-                              np.asarray(self.atoms, dtype=np.intp), window.at_or_below / n)
-
-    def bin_shares(self, window: NumericWindow) -> Floats:
-        """The window's shares in the reference bins (exact at atoms, interpolated elsewhere)."""
-        below = window.hist.mass_below(self.edges)
-        if self.atoms:
-            below[np.asarray(self.atoms)] = window.at_or_below / max(window.count, 1)
-        return np.clip(np.diff(np.concatenate([[0.0], below, [1.0]])), 0.0, None)
+        return numeric_scores(self.hist, window.hist, np.asarray(self.bin_counts),
+                              window.bin_counts(), self.std)
 
     def min_bin_share(self) -> float:
         total = sum(self.bin_counts) or 1.0
@@ -126,7 +116,7 @@ class NumericReference:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "hist": self.hist.to_dict(), "edges": self.edges,
                 "bin_counts": self.bin_counts, "mean": self.mean, "std": self.std,
-                "count": self.count, "null_rate": self.null_rate, "atoms": self.atoms,
+                "count": self.count, "null_rate": self.null_rate,
                 "calibration": self.calibration.to_dict()}
 
     @classmethod
@@ -134,8 +124,7 @@ class NumericReference:
         return cls(name, ExpHistogram.from_dict(data["hist"]), [float(e) for e in data["edges"]],
                    [float(c) for c in data["bin_counts"]], float(data["mean"]),
                    float(data["std"]), int(data["count"]), float(data["null_rate"]),
-                   Calibration.from_dict(data["calibration"]),
-                   [int(i) for i in data.get("atoms", [])])
+                   Calibration.from_dict(data["calibration"]))
 
 
 @dataclass
@@ -370,30 +359,23 @@ def _numeric_reference(name: str, values: Floats, psi_bins: int, max_buckets: in
         finite = np.zeros(1)
     # quantile edges, merged where ties make them equal (discrete data)
     edges = np.unique(np.quantile(finite, np.arange(1, psi_bins) / psi_bins))
-    ordered = np.sort(finite)
-    at_edge = (np.searchsorted(ordered, edges, side="right")
-               - np.searchsorted(ordered, edges, side="left"))
-    atoms = [int(i) for i in np.flatnonzero(at_edge >= max(2, 0.001 * finite.size))]
     bin_ids = np.searchsorted(edges, values, side="left")  # bins (e_{i-1}, e_i]
     ref_bins = np.bincount(bin_ids[valid], minlength=edges.size + 1).astype(np.float64)
     std = float(finite.std()) if finite.size > 1 else 0.0
     scores: dict[str, list[float]] = {m: [] for m in NUMERIC_METHODS}
-    atom_index = np.asarray(atoms, dtype=np.intp)
-    atom_values = edges[atom_index]
     for idx in samples:
-        part = NumericWindow(ExpHistogram(max_size=max_buckets), atom_values)
+        part = NumericWindow(ExpHistogram(max_size=max_buckets), edges)
         part.update(values[idx])
         rest = hist.subtract(part.hist)
         rest_bins = ref_bins - np.bincount(bin_ids[idx][valid[idx]], minlength=edges.size + 1)
-        result = numeric_scores(rest, part.hist, edges, rest_bins, std, atom_index,
-                                part.at_or_below / max(part.count, 1))
+        result = numeric_scores(rest, part.hist, rest_bins, part.bin_counts(), std)
         for method in NUMERIC_METHODS:
             scores[method].append(result[method])
     n = values.size
     return NumericReference(
         name, hist, [float(e) for e in edges], ref_bins.tolist(),
         float(finite.mean()), std, int(n), float((n - int(valid.sum())) / n) if n else 0.0,
-        Calibration(chunk, int(valid.sum()), scores), atoms,
+        Calibration(chunk, int(valid.sum()), scores),
     )
 
 

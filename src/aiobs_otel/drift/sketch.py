@@ -304,6 +304,19 @@ class ExpHistogram:
         off only when present, the scale chosen from the extremes, one ``bincount`` for both
         signs (negative buckets offset into a second block).
         """
+        self._update(values, None)
+
+    def update_with_cuts(self, values: npt.ArrayLike, cuts: Floats,
+                         at_or_below: Counts) -> None:
+        """:meth:`update`, also adding to ``at_or_below[j]`` the finite values ``<= cuts[j]``.
+
+        Exact, at little extra cost: values in buckets wholly below or above a cut are counted
+        from the bucket counts; only those in the bucket holding a cut are compared with it.
+        """
+        self._update(values, (cuts, at_or_below))
+
+    def _update(self, values: npt.ArrayLike,
+                cut_state: tuple[Floats, Counts] | None) -> None:
         x = np.asarray(values, dtype=np.float64)
         if x.ndim != 1:
             x = x.ravel()
@@ -336,6 +349,10 @@ class ExpHistogram:
             self.zero_count += zeros
             self.count += zeros
             self._add_stats(0, 0.0, lo, hi)
+            if cut_state is not None:
+                zero_values = x[~keep]
+                tally = cut_state[1]
+                tally += np.count_nonzero(zero_values[:, None] <= cut_state[0][None, :], axis=0)
             if n_keep == 0:
                 self.sum += float(x.sum())
                 return
@@ -359,6 +376,9 @@ class ExpHistogram:
         first = math.ceil(t_lo * factor) - 1
         last = math.ceil(t_hi * factor) - 1
         block = last - first + 1
+        if cut_state is not None:
+            self._bucket_with_cuts(t, x, first, block, scale, cut_state)
+            return
         if lo < 0.0 < hi:
             # both signs in one bincount: positives to [block + 1, 2 block], negatives
             # (mirrored) to [0, block - 1]
@@ -372,6 +392,52 @@ class ExpHistogram:
         t -= first + 1.0
         side = self.pos if hi > 0.0 else self.neg
         side.add_counts(first, np.bincount(t.astype(np.intp), minlength=block))
+
+    def _bucket_with_cuts(self, t: Floats, x: Floats, first: int, block: int, scale: int,
+                          cut_state: tuple[Floats, Counts]) -> None:
+        """Both-sign layout (codes in value order), then exact counts at the cuts."""
+        cuts, at_or_below = cut_state
+        t -= float(first)
+        np.copysign(t, x, out=t)
+        t += float(block)
+        codes = t.astype(np.intp)
+        counts = np.bincount(codes, minlength=2 * block + 1)
+        self.pos.add_counts(first, counts[block + 1:])
+        self.neg.add_counts(first, counts[block - 1::-1])
+        # code of each cut in the same layout; values in lower codes are below the cut
+        mags = np.maximum(np.abs(cuts), _MIN_NORMAL)
+        idx = _log2_indices(mags, scale)
+        # a cut between zero and the smallest magnitude sits in the gap code ``block``
+        cut_codes = np.where(cuts > 0, np.maximum(idx - first + 1 + block, block),
+                             np.minimum(block - (idx - first + 1), block))
+        cut_codes = np.where(cuts == 0, float(block), cut_codes).astype(np.intp)
+        below_all = np.concatenate([[0], np.cumsum(counts)])
+        inside = (cut_codes >= 0) & (cut_codes <= 2 * block) & (cuts != 0)
+        # cuts outside the occupied codes: everything below (or nothing)
+        clipped = np.clip(cut_codes, -1, 2 * block + 1)
+        result = np.where(clipped < 0, 0, below_all[np.clip(clipped, 0, 2 * block + 1)])
+        result = np.where(cuts == 0, below_all[block + 1], result).astype(_I64)
+        if inside.any():
+            held = np.zeros(2 * block + 1, dtype=bool)
+            held[cut_codes[inside]] = True
+            pick = np.flatnonzero(held[codes])
+            if pick.size:
+                in_cut = cut_codes[inside]
+                inside_at = np.flatnonzero(inside)
+                if np.unique(in_cut).size == in_cut.size:  # one cut per bucket: compare once
+                    slot = np.zeros(2 * block + 1, dtype=np.intp)
+                    slot[in_cut] = np.arange(in_cut.size)
+                    which = slot[codes[pick]]
+                    hit = x[pick] <= cuts[inside][which]
+                    result[inside_at] += np.bincount(which[hit], minlength=in_cut.size)
+                else:  # several cuts share a bucket: sort the few values held there
+                    xs = np.sort(x[pick])
+                    le = np.searchsorted(xs, cuts[inside], side="right")
+                    held_codes = np.flatnonzero(held)
+                    held_below = np.concatenate([[0], np.cumsum(counts[held_codes])])
+                    lower = held_below[np.searchsorted(held_codes, in_cut, side="left")]
+                    result[inside_at] += le - lower
+        at_or_below += result.astype(_I64)
 
     def _count_specials(self, special: Floats) -> None:
         nan = np.isnan(special)
@@ -632,8 +698,10 @@ class ExpHistogram:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ExpHistogram):
             return NotImplemented
-        return self.state() == other.state() and math.isclose(
-            self.sum, other.sum, rel_tol=1e-9, abs_tol=1e-9)
+        # ``sum`` is a float total: order of addition (and overflow) may differ by rounding
+        sums_match = math.isclose(self.sum, other.sum, rel_tol=1e-9, abs_tol=1e-9) or not (
+            math.isfinite(self.sum) and math.isfinite(other.sum))
+        return self.state() == other.state() and sums_match
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -647,39 +715,41 @@ class ExpHistogram:
 
 
 class NumericWindow:
-    """A window of one numeric feature: its :class:`ExpHistogram` plus exact counts at atoms.
+    """A window of one numeric feature: its :class:`ExpHistogram` plus exact counts at cuts.
 
-    ``atoms`` are bin edges where the reference has a point mass (discrete or tied values);
-    the share at or below them is counted exactly (one comparison per atom per batch), since
-    no interpolation inside a bucket can place a point mass.
+    ``cuts`` are the reference's bin edges; ``at_or_below[j]`` counts the finite values
+    ``<= cuts[j]`` exactly (see :meth:`ExpHistogram.update_with_cuts`), so PSI and JS over
+    the reference bins need no interpolation, even for discrete data and point masses.
     """
 
-    __slots__ = ("at_or_below", "atoms", "hist")
+    __slots__ = ("at_or_below", "cuts", "hist")
 
-    def __init__(self, hist: ExpHistogram, atoms: npt.ArrayLike = ()) -> None:
+    def __init__(self, hist: ExpHistogram, cuts: npt.ArrayLike = ()) -> None:
         self.hist = hist
-        self.atoms = np.asarray(atoms, dtype=np.float64)
-        self.at_or_below = np.zeros(self.atoms.size, dtype=_I64)
+        self.cuts = np.asarray(cuts, dtype=np.float64)
+        self.at_or_below = np.zeros(self.cuts.size, dtype=_I64)
 
     @property
     def count(self) -> int:
         return self.hist.count
 
     def update(self, values: npt.ArrayLike) -> None:
-        x = np.asarray(values, dtype=np.float64)
-        before = self.hist.neginf_count
-        self.hist.update(x)
-        if self.atoms.size:
-            neg_inf = self.hist.neginf_count - before
-            for j, atom in enumerate(self.atoms.tolist()):
-                self.at_or_below[j] += int(np.count_nonzero(x <= atom)) - neg_inf
+        if self.cuts.size:
+            self.hist.update_with_cuts(values, self.cuts, self.at_or_below)
+        else:
+            self.hist.update(values)
+
+    def bin_counts(self) -> Counts:
+        """Counts in the bins ``(-inf, c0], (c0, c1], ..., (c_last, inf)``."""
+        edges = np.concatenate([[0], self.at_or_below, [self.hist.count]])
+        return np.diff(edges)
 
     def merge(self, other: NumericWindow) -> None:
         self.hist.merge(other.hist)
         self.at_or_below += other.at_or_below
 
     def copy(self) -> NumericWindow:
-        out = NumericWindow(self.hist.copy(), self.atoms)
+        out = NumericWindow(self.hist.copy(), self.cuts)
         out.at_or_below = self.at_or_below.copy()
         return out
 

@@ -56,6 +56,9 @@ class ProviderSpec:
     provider: str  # gen_ai.provider.name
     kinds: ResultKinds
     default_host: str
+    # Cleared on uninstrument: a wrapper another library wrapped over (so it could not be
+    # removed) then passes calls straight through.
+    active: list[bool] = field(default_factory=lambda: [True])
 
 
 def server_of(instance: Any, default_host: str) -> tuple[str | None, int | None]:
@@ -97,6 +100,7 @@ def start(target: Target, spec: ProviderSpec, instance: Any, kwargs: dict[str, A
 def call_wrapper(target: Target, spec: ProviderSpec) -> Callable[..., Any]:
     """The wrapper for a request/response method (sync or async), built once per target."""
     kinds = spec.kinds
+    active = spec.active
 
     if target.is_async:
 
@@ -104,7 +108,7 @@ def call_wrapper(target: Target, spec: ProviderSpec) -> Callable[..., Any]:
             wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...],
             kwargs: dict[str, Any],
         ) -> Any:
-            if state.disabled or suppressed():
+            if state.disabled or not active[0] or suppressed():
                 return await wrapped(*args, **kwargs)
             inv = start(target, spec, instance, kwargs)
             if inv is None:
@@ -124,7 +128,7 @@ def call_wrapper(target: Target, spec: ProviderSpec) -> Callable[..., Any]:
     def sync_wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if state.disabled or suppressed():
+        if state.disabled or not active[0] or suppressed():
             return wrapped(*args, **kwargs)
         inv = start(target, spec, instance, kwargs)
         if inv is None:
@@ -153,6 +157,7 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     requirement = ""  # its version range, as the loader checks it
 
     _patched: list[tuple[type, str, Any]] | None = None
+    _spec: ProviderSpec | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return (self.requirement,)
@@ -170,6 +175,7 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             if self._patched is not None:
                 return
             spec = self.spec()
+            type(self)._spec = spec
             patched: list[tuple[type, str, Any]] = []
             for target in self.targets():
                 original = target.owner.__dict__.get(target.name)
@@ -182,6 +188,8 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _uninstrument(self, **kwargs: Any) -> None:
         with _lock:
+            if self._spec is not None:
+                self._spec.active[0] = False
             patched = self._patched or []
             for owner, name, original in reversed(patched):
                 if isinstance(owner.__dict__.get(name), AiobsWrapper):
@@ -192,3 +200,4 @@ class ProviderInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                         "left as it is", owner.__qualname__, name,
                     )
             type(self)._patched = None
+            type(self)._spec = None

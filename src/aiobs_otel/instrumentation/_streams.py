@@ -149,7 +149,9 @@ class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
         return hook
 
     def __del__(self) -> None:
-        self._self_ending.collected()
+        ending = getattr(self, "_self_ending", None)
+        if ending is not None:
+            ending.collected()
 
 
 class SyncStreamProxy(_StreamProxyBase):
@@ -251,8 +253,8 @@ class _ResponseProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
         self._self_inv.finish()
         return parsed
 
-    def _aiobs_closed(self) -> None:
-        """The response was closed: ends the stream parsed from it, or the call itself."""
+    def _aiobs_closed(self, reason: str = "closed") -> None:
+        """The response was closed (or collected): ends its stream, or the call itself."""
         if self._self_stream is not None:
             self._self_stream._aiobs_stop(None)
             return
@@ -269,15 +271,14 @@ class _ResponseProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
                 return
             inv.finish()  # read as bytes/lines or never read: the call itself succeeded
             return
-        inv.abandon("closed")
+        inv.abandon(reason)
 
     def __del__(self) -> None:
-        if not self._self_done:
-            self._self_done = True
-            try:
-                self._self_inv.abandon("gc")
-            except Exception:  # a finalizer must never raise
-                pass
+        try:
+            if not self._self_done:
+                self._aiobs_closed("gc")
+        except Exception:  # a finalizer must never raise
+            pass
 
 
 def _already_read_body(raw: Any) -> Any:

@@ -79,12 +79,13 @@ def _stream_wrapper(target: Target, spec: ProviderSpec) -> Callable[..., Any]:
     """``messages.stream()``: instrument the manager's deferred request, not the call itself."""
     kinds = spec.kinds
     attr = _ASYNC_REQUEST_ATTR if target.is_async else _SYNC_REQUEST_ATTR
+    active = spec.active
 
     def wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         manager = wrapped(*args, **kwargs)
-        if state.disabled or suppressed():
+        if state.disabled or not active[0] or suppressed():
             return manager
         request = getattr(manager, attr, None)
         if request is None:  # an SDK whose manager changed shape: leave it uninstrumented

@@ -52,8 +52,11 @@ class IdTable:
         self._size = 1 << bits
         self._mask = self._size - 1
         self._shift = np.uint64(64 - bits)
-        self._keys = np.zeros(self._size, dtype=np.int64)
-        self._values = np.full(self._size, _EMPTY, dtype=np.int64)
+        # key and value of a slot side by side: one cache line serves both lookups
+        self._slots = np.zeros((self._size, 2), dtype=np.int64)
+        self._slots[:, 1] = _EMPTY
+        self._keys = self._slots[:, 0]
+        self._values = self._slots[:, 1]
         self._used = 0  # live entries plus tombstones
 
     def __len__(self) -> int:
@@ -61,7 +64,7 @@ class IdTable:
 
     @property
     def nbytes(self) -> int:
-        return int(self._keys.nbytes + self._values.nbytes)
+        return int(self._slots.nbytes)
 
     def _home(self, keys: IntArray) -> IntArray:
         return ((keys.view(np.uint64) * _MULTIPLIER) >> self._shift).view(np.int64)

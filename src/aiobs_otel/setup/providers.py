@@ -35,7 +35,7 @@ _EXPORT_FIELDS = (
     "service_name", "endpoint", "traces_endpoint", "metrics_endpoint", "logs_endpoint", "protocol",
     "headers", "traces_exporter", "metrics_exporter", "logs_exporter",
     "metric_export_interval_ms", "sink_dir", "sink_max_bytes", "sink_backups",
-    "attribute_value_max_length", "metric_cardinality_limit", "prometheus_port",
+    "attribute_value_max_length", "metric_cardinality_limit", "prometheus_port", "gpu_dcgm",
     "prometheus_host",
 )
 
@@ -66,10 +66,12 @@ def configure(**options: Any) -> Settings:
                 keep = {f: getattr(previous, f) for f in _EXPORT_FIELDS}
                 settings = Settings(**{**_as_dict(settings), **keep})
             state._apply_settings(settings)
-            return settings
-        state._apply_settings(settings)
-        _install(settings, explicit=options)
-        state.STATE.configured = True
+        else:
+            state._apply_settings(settings)
+            _install(settings, explicit=options)
+            state.STATE.configured = True
+    # Parts switched on by settings (GPU collector, instrumentors) start idempotently, also when
+    # a later configure() turns them on.
     _start_optional_parts(settings)
     return settings
 
