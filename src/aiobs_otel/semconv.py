@@ -249,7 +249,6 @@ DRIFT_MONITOR: Final = "aiobs.drift.monitor"  # attribute: monitor name
 DRIFT_FEATURE: Final = "aiobs.drift.feature"  # attribute: feature (column) name
 DRIFT_METHOD: Final = "aiobs.drift.method"  # attribute: psi | ks | js | wasserstein
 DRIFT_REFERENCE_ID: Final = "aiobs.drift.reference.id"
-DRIFT_STATUS_VALUE: Final = "aiobs.drift.status_name"  # event body key
 DRIFT_SCORE: Final = "aiobs.drift.score"  # gauge, 1
 DRIFT_STATUS: Final = "aiobs.drift.status"  # gauge: -1 insufficient data, 0 ok, 1 warn, 2 drift
 DRIFT_UNSEEN_RATE: Final = "aiobs.drift.unseen_rate"  # gauge, 1 (categorical features)

@@ -288,27 +288,31 @@ class TrainStep(Scope):
     """
 
     hook_name = "training.step"
+    # Defaults as class attributes: a step sets only what it changes (cheaper to create).
+    loss: Any = None
+    grad_norm: Any = None
+    lr: Any = None
+    values: dict[str, Any] | None = None
+    deferred = False  # holds tensors to read later
+    ready_event: Any = None  # CUDA: values and timing readable once this completed
+    events: Any = None  # CUDA: (start, end) timing events from the run's ring
+    data_wait_ns = 0
+    first_batch = False
+    batch_changed = False  # record(batch_size=) changed it after the span started
+    host_ns = 0
+    end_wall_ns = 0
+    error: BaseException | None = None
 
     def __init__(self, span: Span, run: TrainingRun, index: int, sampled: bool,
                  batch_size: int | None, tokens: int | None, attach_context: bool) -> None:
-        super().__init__(span)
+        self.span = span
+        self.ended = False
+        self.start_ns = time.perf_counter_ns()
         self.run = run
         self.index = index
         self.sampled = sampled
         self.batch_size = batch_size
         self.tokens = tokens
-        self.loss: Any = None
-        self.grad_norm: Any = None
-        self.lr: Any = None
-        self.values: dict[str, Any] | None = None
-        self.deferred = False  # holds tensors to read later
-        self.ready_event: Any = None  # CUDA: values and timing readable once this completed
-        self.events: Any = None  # CUDA: (start, end) timing events from the run's ring
-        self.data_wait_ns = 0
-        self.first_batch = False
-        self.host_ns = 0
-        self.end_wall_ns = 0
-        self.error: BaseException | None = None
         self._attach_context = attach_context
 
     def attach(self) -> object:
@@ -332,6 +336,7 @@ class TrainStep(Scope):
                 self.lr = capture(self, lr)
             if batch_size is not None:
                 self.batch_size = batch_size
+                self.batch_changed = True
             if tokens is not None:
                 self.tokens = tokens
             if values:
@@ -385,6 +390,39 @@ class _TrainStepOp(Operation):
         self._tokens = tokens
         self._step = step
         self._run = run
+        self._entered: list[tuple[TrainStep | None, object]] = []
+
+    # A leaner ``with`` than Operation's (this is the per-step hot path); same guarantees.
+    def __enter__(self) -> Any:
+        if state.disabled:
+            self._entered.append((None, None))
+            return NOOP_SCOPE
+        try:
+            run = self._run or _CURRENT_RUN.get() or _implicit_run()
+            scope = run.open_step(self._batch_size, self._tokens, self._step, True)
+        except Exception as exc:
+            errors.report("training.step.open", exc)
+            self._entered.append((None, None))
+            return NOOP_SCOPE
+        token = None
+        if scope.sampled:
+            try:
+                token = scope.attach()
+            except Exception as exc:
+                errors.report("training.step.attach", exc)
+        self._entered.append((scope, token))
+        return scope
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        scope, token = self._entered.pop()
+        if scope is None:
+            return
+        if token is not None:
+            try:
+                scope.detach(token)
+            except Exception as error:
+                errors.report("training.step.detach", error)
+        scope.finish(exc)  # guarded inside
 
     def open(self, args: tuple[Any, ...] | None, kwargs: dict[str, Any] | None) -> Scope:
         run = self._run or _CURRENT_RUN.get() or _implicit_run()
@@ -824,10 +862,11 @@ class TrainingRun(Scope):
             for key, value in ((semconv.TRAINING_LOSS_ATTR, loss),
                                (semconv.TRAINING_GRAD_NORM_ATTR, grad_norm),
                                (semconv.TRAINING_LR_ATTR, lr),
-                               (semconv.TRAINING_TOKENS_ATTR, tokens),
-                               (semconv.TRAINING_BATCH_SIZE, batch)):
+                               (semconv.TRAINING_TOKENS_ATTR, tokens)):
                 if value is not None:
                     final[key] = value
+            if step.batch_changed and batch is not None:
+                final[semconv.TRAINING_BATCH_SIZE] = batch
             if step.values:
                 prefix = semconv.PREFIX + ".training."
                 for name, value in step.values.items():

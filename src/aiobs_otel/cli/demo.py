@@ -31,6 +31,10 @@ class Skip(Exception):
     """A part of the demo that cannot run here (missing optional dependency, no GPU)."""
 
 
+# Monitors report through observable instruments: keep them alive until the last export.
+_ALIVE: list[Any] = []
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dir", default="aiobs-demo",
                         help="telemetry directory, emptied first (default: ./aiobs-demo)")
@@ -150,6 +154,7 @@ def data_pipeline(quick: bool) -> str:
                  "items": rng.poisson(3, size * 3).astype(float)}
     monitor = DriftMonitor(name="orders", reference=reference, window_size=size,
                                  min_count=500, hysteresis=(2, 3), cooldown_windows=2)
+    _ALIVE.append(monitor)
 
     @pipeline_stage(name="extract", dataset="orders")
     def extract(batch: int) -> dict[str, Any]:
@@ -199,6 +204,7 @@ def quality(quick: bool) -> str:
     rng = np.random.default_rng(5)
     monitor = QualityMonitor(name="churn-model", task="binary", window_size=400,
                                    min_samples=50, baseline_windows=2, alert_after=1)
+    _ALIVE.append(monitor)
     pending: list[tuple[Any, Any]] = []
     rounds = 16
     for i in range(rounds):
@@ -285,6 +291,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"  + {title.ljust(width)}  {summary} ({time.monotonic() - t0:.1f} s)")
     time.sleep(1.1)  # one more metric export, so every gauge has its latest point
     shutdown()
+    _ALIVE.clear()
     data = sinkdata.load(directory)
     html_report.write(data, html)
     print()
