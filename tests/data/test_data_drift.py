@@ -130,9 +130,18 @@ def test_categorical_shift_with_unseen_values_alarms():
 def test_insufficient_data_and_hysteresis_cooldown():
     rng = np.random.default_rng(4)
     monitor = DriftMonitor(name="small", reference=_frame(rng, 20_000), window_size=500,
-                           export_sketches=False)
+                           min_count=1000, export_sketches=False)
     monitor.observe(_frame(rng, 500))
     assert {row["status"] for row in monitor.scores().values()} == {"insufficient_data"}
+    # by default windows smaller than 1000 rows are scored, with thresholds for their size
+    small = DriftMonitor(name="small2", reference=_frame(rng, 20_000), window_size=500,
+                         export_sketches=False)
+    for _ in range(8):
+        small.observe(_frame(rng, 500))
+        assert all(row["status"] == "ok" for row in small.scores().values())
+    for _ in range(3):
+        small.observe(_frame(rng, 500, shift=1.0))
+    assert small.scores()["amount"]["status"] == "drift"
     # one wild window alone does not raise the status (k of m = 3 of 5)
     monitor2 = DriftMonitor(name="flap", reference=_frame(rng, 60_000), window_size=5_000,
                             export_sketches=False)
@@ -221,3 +230,23 @@ def test_time_windows_and_records_input():
     monitor.observe(rows)
     assert monitor.windows == 1
     assert monitor.scores()["latency"]["status"] in ("ok", "warn", "drift")
+
+
+def test_cooldown_limits_alerts_of_a_flapping_feature(aiobs_capture):
+    rng = np.random.default_rng(9)
+    reference = _frame(rng, 40_000)
+
+    def run(cooldown):
+        aiobs_capture.clear()
+        monitor = DriftMonitor(name=f"flap{cooldown}", reference=reference, window_size=4_000,
+                               cooldown_windows=cooldown, export_sketches=False)
+        statuses = []
+        for shift in [0.8] * 4 + [0.0] * 7 + [0.8] * 4:
+            monitor.observe(_frame(rng, 4_000, shift=shift))
+            statuses.append(monitor.scores()["amount"]["status"])
+        return statuses, len(aiobs_capture.logs(semconv.EVENT_DRIFT_DETECTED))
+
+    statuses, events = run(cooldown=12)
+    assert statuses[3] == "drift" and statuses[10] == "ok" and statuses[-1] == "drift"
+    assert events == 1
+    assert run(cooldown=2)[1] == 2

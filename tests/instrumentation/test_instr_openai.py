@@ -525,3 +525,44 @@ def test_streaming_response_read_and_dropped_without_close(telemetry, fake, open
     del resp
     gc.collect()
     assert_chat_span(only_span(telemetry))
+
+
+def _response_body(status: str = "completed", text: str = "Hi") -> dict:
+    return {
+        "id": "resp_s1", "object": "response", "created_at": 1700000000, "model": "gpt-4o-mini",
+        "status": status, "parallel_tool_calls": True, "tool_choice": "auto", "tools": [],
+        "output": [] if status != "completed" else [{
+            "type": "message", "id": "m1", "role": "assistant", "status": "completed",
+            "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+        "usage": None if status != "completed" else {
+            "input_tokens": 9, "output_tokens": 2, "total_tokens": 11,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens_details": {"reasoning_tokens": 0}},
+    }
+
+
+def test_responses_stream_helper(telemetry, fake, openai_client):
+    events = [
+        {"type": "response.created", "sequence_number": 0,
+         "response": _response_body("in_progress")},
+        {"type": "response.output_item.added", "sequence_number": 1, "output_index": 0,
+         "item": {"type": "message", "id": "m1", "role": "assistant", "status": "in_progress",
+                  "content": []}},
+        {"type": "response.content_part.added", "sequence_number": 2, "item_id": "m1",
+         "output_index": 0, "content_index": 0,
+         "part": {"type": "output_text", "text": "", "annotations": []}},
+        {"type": "response.output_text.delta", "sequence_number": 3, "item_id": "m1",
+         "output_index": 0, "content_index": 0, "delta": "Hi", "logprobs": []},
+        {"type": "response.completed", "sequence_number": 4, "response": _response_body()},
+    ]
+    fake.stream(sse(events, done=False, named=True))
+    with openai_client.responses.stream(model=MODEL, input="hi") as stream:
+        for _ in stream:
+            pass
+        final = stream.get_final_response()
+    assert final.output_text == "Hi"
+    span = only_span(telemetry)
+    assert span.attributes["gen_ai.request.stream"] is True
+    assert span.attributes["gen_ai.usage.input_tokens"] == 9
+    assert span.attributes["gen_ai.response.id"] == "resp_s1"
+    assert not is_error(span)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ from ..instrumentation._adapters import (
     non_negative_int,
 )
 from . import errors, state
-from .content import redact, set_redactor, to_bounded_json
+from .content import _cap_strings, redact, set_redactor, to_bounded_json
 from .cost import compute_cost, set_pricing
 from .otel import event_logger, instrument_set
 from .wrapping import Operation, Scope, error_type, start_span
@@ -215,7 +216,23 @@ def _genai_instruments(m: Meter) -> _Instruments:
 
 
 def _content_json(value: Any, config: _Config) -> tuple[str, bool]:
-    return to_bounded_json(redact(value), config.content_max_bytes)
+    return to_bounded_json(redact(_precap(value, config)), config.content_max_bytes)
+
+
+def _precap(value: Any, config: _Config) -> Any:
+    """Cut strings that could never be recorded whole before the redactor scans them.
+
+    Redaction cost grows with the text (about 1 s for a 1 MiB prompt); only the first
+    ``content_max_bytes`` characters of any string can survive the final truncation, so strings
+    are cut at 6x that (a margin no redaction can shrink below the kept prefix).
+    """
+    return _cap_strings(value, 6 * config.content_max_bytes + 64)
+
+
+def _bounded_structure(value: Any, config: _Config) -> Any:
+    """Redacted, byte-bounded structured content for event attributes."""
+    text, _ = _content_json(value, config)
+    return json.loads(text)
 
 
 def _messages_from_user(value: Any, adapter: Adapter) -> list[dict[str, Any]] | None:
@@ -583,7 +600,7 @@ class LLMInvocation(Scope):
             body_attrs[sc.ERROR_TYPE] = error_type(error)
         structured: dict[str, Any] = {}
         for key, value in content.items():
-            structured[key] = redact(value)
+            structured[key] = _bounded_structure(value, self.config)
         body_attrs.update(structured)
         event_logger().emit(
             event_name=sc.GEN_AI_EVENT_INFERENCE_DETAILS,

@@ -128,5 +128,24 @@ def numeric_scores(reference: ExpHistogram, window: ExpHistogram, reference_bins
     area = 0.5 * float(np.dot(gap[1:] + gap[:-1], edges[2:] - edges[1:-1])
                        + gap[0] * (edges[1] - edges[0]))
     std = reference_std if reference_std > 0 and math.isfinite(reference_std) else 1.0
-    return {"psi": psi(reference_bins, window_bins), "ks": float(gap.max()),
-            "js": jensen_shannon(reference_bins, window_bins), "wasserstein": area / std}
+    psi_value, js_value = _psi_js_small(np.asarray(reference_bins).tolist(),
+                                        np.asarray(window_bins).tolist())
+    return {"psi": psi_value, "ks": float(gap.max()), "js": js_value, "wasserstein": area / std}
+
+
+def _psi_js_small(ref: list[float], cur: list[float], eps: float = PSI_EPS) -> tuple[float, float]:
+    """PSI and JS distance over a few bins in plain Python (cheaper than numpy calls here)."""
+    total_p = float(sum(ref)) or 1.0
+    total_q = float(sum(cur)) or 1.0
+    psi_sum = 0.0
+    js_sum = 0.0
+    for a, b in zip(ref, cur, strict=True):
+        p, q = a / total_p, b / total_q
+        pc, qc = max(p, eps), max(q, eps)
+        psi_sum += (qc - pc) * math.log(qc / pc)
+        m = 0.5 * (p + q)
+        if p > 0:
+            js_sum += p * math.log2(p / m)
+        if q > 0:
+            js_sum += q * math.log2(q / m)
+    return psi_sum, math.sqrt(max(0.5 * js_sum, 0.0))

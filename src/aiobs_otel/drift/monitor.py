@@ -55,7 +55,7 @@ Sketch = NumericWindow | CategoricalSketch
 FeatureRef = NumericReference | CategoricalReference
 
 
-@dataclass
+@dataclass(slots=True)
 class _MethodState:
     # the last m windows: (score, warn threshold, drift threshold); a list (a deque is 600 B)
     history: list[tuple[float, float, float]]
@@ -82,7 +82,8 @@ class DriftMonitor:
     :class:`~.reference.ReferenceProfile` or a path to a saved profile. ``window_size``: rows
     per window, or a :class:`datetime.timedelta` (windows then close on the first ``observe``
     after the interval). ``hysteresis=(k, m)``: enter a state after k of m windows over its
-    threshold.
+    threshold. ``min_count``: values a window needs to be scored (default 1000, or half the
+    window when windows have fewer than 2000 rows).
     """
 
     def __init__(
@@ -92,7 +93,7 @@ class DriftMonitor:
         window_size: int | timedelta = 10_000,
         *,
         psi_bins: int = 10,
-        min_count: int = 1000,
+        min_count: int | None = None,
         warn_sigma: float = 3.0,
         drift_sigma: float = 5.0,
         hysteresis: tuple[int, int] = (3, 5),
@@ -124,6 +125,8 @@ class DriftMonitor:
                                    features=features, categorical=categorical, top_k=top_k,
                                    max_buckets=max_buckets,
                                    calibration_chunks=calibration_chunks)
+        if min_count is None:  # 1000 values, or half the window when windows are smaller
+            min_count = min(1000, max(1, (self._window_rows or 2000) // 2))
         self.min_count = int(min_count)
         self.warn_sigma, self.drift_sigma = float(warn_sigma), float(drift_sigma)
         self.k, self.m = int(k), int(m)

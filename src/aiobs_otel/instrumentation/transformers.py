@@ -63,6 +63,9 @@ def _build() -> type:
             if self._run is None:
                 return
             with errors.guard("transformers.step_begin"):
+                previous, self._step = self._step, None
+                if previous is not None:  # a step that never reached on_step_end/on_log
+                    previous.end()
                 self._step = self._run.start_step(batch_size=self._batch_size)
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
