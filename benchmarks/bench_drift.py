@@ -176,7 +176,20 @@ def test_live_memory_per_numeric_feature(benchmark, tmp_path):
     after = tracemalloc.take_snapshot()
     tracemalloc.stop()
     live = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
-    benchmark.extra_info["live_bytes_per_feature"] = live / COLS
+    benchmark.extra_info["live_bytes_per_feature"] = live / COLS  # incl. the SDK's series
+    ours = sum(stat.size_diff for stat in after.compare_to(before, "filename")
+               if "aiobs_otel" in str(stat.traceback))
+    benchmark.extra_info["monitor_bytes_per_feature"] = ours / COLS  # our own objects only
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    windows = [st.ref.new_sketch() for st in monitor._features.values()]
+    for window, col in zip(windows, FRAME_COLUMNS.values()):
+        window.update(col)
+    gc.collect()
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    sketch = sum(stat.size_diff for stat in after.compare_to(before, "filename"))
+    benchmark.extra_info["window_sketch_bytes_per_feature"] = sketch / COLS
     saved = profile.save(tmp_path / "ref.json").stat().st_size
     benchmark.extra_info["profile_bytes_per_feature"] = saved / COLS
     benchmark(monitor.scores)

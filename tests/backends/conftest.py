@@ -204,10 +204,12 @@ def build_fake_nvml(directory: Path) -> Path | None:
 class Emitter:
     """A subprocess that configures aiobs-otel with ``prometheus_port`` and emits every area."""
 
-    def __init__(self, workdir: Path, script: Path, extra: list[str] | None = None) -> None:
+    def __init__(self, workdir: Path, script: Path, extra: list[str] | None = None,
+                 env_extra: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.target = f"127.0.0.1:{self.port}"
-        env = dict(os.environ)
+        workdir.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, **(env_extra or {}))
         env.update({"AIOBS_SINK_DIR": str(workdir / ".aiobs"), "AIOBS_STRICT": "false",
                     "PYTHONUNBUFFERED": "1", "FAKE_NVML_GPUS": "2", "FAKE_NVML_XID": "0:79",
                     "FAKE_NVML_CLOCK_EVENTS": "0x4"})
@@ -255,11 +257,16 @@ def emitter_and_prometheus(
     binary = prometheus_binary()
     workdir = tmp_path_factory.mktemp("scrape")
     emitter = Emitter(workdir, HERE / "emit_all.py")
-    server = Prometheus(binary, workdir, [emitter.target])
+    # A second process with the latest GenAI conventions (other metric names), LLM only.
+    latest = Emitter(workdir / "latest", HERE / "emit_all.py", ["--areas", "llm"],
+                     {"AIOBS_GENAI_SEMCONV_LATEST": "true"})
+    server = Prometheus(binary, workdir, [emitter.target, latest.target])
+    server.latest_emitter = latest  # type: ignore[attr-defined]
     try:
         yield emitter, server
     finally:
         server.stop()
+        latest.stop()
         emitter.stop()
 
 

@@ -30,10 +30,12 @@ def panel_queries(dashboard: dict) -> list[tuple[str, str]]:
             if panel["type"] != "row" for target in panel["targets"]]
 
 
-def concrete(expr: str) -> str:
-    """Grafana's variables replaced as Grafana would for 'All' and a short time range."""
+def concrete(expr: str, instance: str | None = None) -> str:
+    """Grafana's variables replaced as Grafana would for 'All' and a short time range
+    (optionally narrowed to one scrape target)."""
+    job = 'job=~".*"' if instance is None else f'job=~".*", instance="{instance}"'
     return (expr.replace("$__rate_interval", "1m").replace("$__range", "1h")
-            .replace('job=~"$job"', 'job=~".*"'))
+            .replace('job=~"$job"', job))
 
 
 def test_shipped_dashboards_are_what_the_builder_makes() -> None:
@@ -77,7 +79,7 @@ def test_cli_exports_the_dashboards(tmp_path: Path) -> None:
 def test_every_panel_returns_data_from_real_prometheus(emitter_and_prometheus) -> None:
     emitter, prometheus = emitter_and_prometheus
     areas = emitter.areas()
-    pending: dict[tuple[str, str, str], str] = {}
+    pending: dict[tuple[str, str, str], str] = {}  # (file, panel, target) -> PromQL
     skipped: list[str] = []
     for name, dashboard in shipped().items():
         missing = [a for a in AREA_OF[dashboard["uid"]] if areas.get(a) != "running"]
@@ -85,7 +87,12 @@ def test_every_panel_returns_data_from_real_prometheus(emitter_and_prometheus) -
             skipped.append(f"{name}: {', '.join(f'{a} {areas.get(a)}' for a in missing)}")
             continue
         for title, expr in panel_queries(dashboard):
-            pending[(name, title, expr)] = concrete(expr)
+            # Each process on its own: the default-conventions emitter, and for the LLM
+            # dashboard also the one on the latest GenAI conventions.
+            pending[(name, title, emitter.target)] = concrete(expr, emitter.target)
+            if name == "aiobs-llm.json":
+                latest = prometheus.latest_emitter.target
+                pending[(name, title, latest)] = concrete(expr, latest)
     assert pending, f"no area is emitting: {areas}"
     deadline = time.monotonic() + 45
     while pending and time.monotonic() < deadline:
@@ -94,7 +101,8 @@ def test_every_panel_returns_data_from_real_prometheus(emitter_and_prometheus) -
                 pending.pop(key)
         if pending:
             time.sleep(1)
-    empty = [f"{name} / {title}: {expr}" for (name, title, expr) in pending]
+    empty = [f"{name} / {title} ({target}): {pending[(name, title, target)]}"
+             for (name, title, target) in pending]
     assert not empty, "panels without data:\n" + "\n".join(empty) + \
         f"\nemitter log:\n{emitter.log_path.read_text()[-3000:]}"
     if skipped:
@@ -129,3 +137,14 @@ def test_alert_rules_query_names_the_process_exposes(emitter_and_prometheus) -> 
                         wanted[name] = rule["alert"]
     missing = {name: alert for name, alert in wanted.items() if name not in exposed}
     assert not missing, f"alert rules read metrics nobody exposes: {missing}"
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "By", "MiBy", "W", "J", "Cel", "Hz", "1", "%",
+                                  "{token}", "{USD}", "{sample}/s", "{flop}/s", "By/s", "m/s",
+                                  "", "foo", "{a}b"])
+def test_unit_suffixes_match_the_exporter(unit: str) -> None:
+    from opentelemetry.exporter.prometheus._mapping import map_unit
+
+    from aiobs_otel.cli import _promnames
+
+    assert _promnames.unit_suffix(unit) == map_unit(unit)

@@ -170,3 +170,15 @@ def test_counts_at_cuts_are_exact(xs, cuts):
     plain = ExpHistogram(max_size=20)
     plain.update(np.asarray(xs, dtype=np.float64))
     assert window.hist == plain
+
+
+def test_counts_widen_to_int64_before_they_could_overflow():
+    from aiobs_otel.drift import sketch
+
+    h = ExpHistogram()
+    h.update(np.array([1.0, 2.0, -3.0]))
+    assert h.buckets(1)[1].dtype == np.int32
+    h.count = sketch._NARROW_MAX - 1  # as if it had seen 2**31 values already
+    h.update(np.array([1.0, 2.0]))
+    assert h.buckets(1)[1].dtype == np.int64 and h.buckets(-1)[1].dtype == np.int64
+    assert ExpHistogram.from_bytes(h.to_bytes()).buckets(1)[1].dtype == np.int64

@@ -1,4 +1,4 @@
-"""Run by test_rel_fork in a subprocess: configure, fill the queue, fork, use telemetry in the child.
+"""Run by test_rel_fork in a subprocess: configure, fill the queue, fork, use telemetry in a child.
 
 argv: endpoint scenario  (scenario: queue | lock | preload | double)
 Prints "child-ok <pid>" from each child that finished, "parent-ok" at the end.
@@ -71,7 +71,7 @@ if __name__ == "__main__":
                 child("child.op", endpoint)
                 os._exit(wait(grandchild))
             child("child.op", endpoint, reconfigure=scenario == "lock")
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             print(f"child-failed {exc!r}", flush=True)
             os._exit(1)
         os._exit(0)

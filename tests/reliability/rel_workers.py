@@ -1,4 +1,4 @@
-"""Module-level decorated callables for the pickling and ``spawn`` pool tests (importable by name)."""
+"""Module-level decorated callables for the pickling and ``spawn`` pool tests."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ call that waited on export would take at least a second, so every call must stay
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 import tracemalloc
@@ -134,7 +135,7 @@ def test_rel_r05_retry_after_is_honoured(faulty, monkeypatch):
         assert wait_until(lambda: accounting.dropped_counts().get(("traces", "export_failed")),
                           timeout_s=8)
     times = [a.at for a in faulty.raw_attempts("traces")]
-    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) >= 3, times
     assert all(0.8 <= gap <= 1.6 for gap in gaps), gaps
 

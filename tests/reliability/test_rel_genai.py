@@ -23,16 +23,12 @@ pytest.importorskip("httpx2")
 instr_fakes = pytest.importorskip("instr_fakes")
 
 import httpx2  # noqa: E402
-from instr_fakes import (  # noqa: E402,F401 - fixtures used by name
+from instr_fakes import (  # noqa: E402
     MESSAGES,
-    anthropic_client,
-    anthropic_message,
+    FakeLLM,
     chat_chunks,
     chat_completion,
     chat_spans,
-    fake,
-    instrumented,
-    openai_client,
     sse,
 )
 from rel_support import pipeline  # noqa: E402
@@ -51,6 +47,21 @@ METRIC_ATTRIBUTE_ALLOW_LIST = {
     "aiobs.genai.pricing.source", "aiobs.sdk.hook", "aiobs.sdk.signal", "aiobs.sdk.drop.reason",
     "otel.metric.overflow", "gen_ai.conversation.id", "gen_ai.data_source.id",
 }
+
+
+@pytest.fixture
+def fake() -> FakeLLM:
+    """The fake provider behind httpx2.MockTransport (from tests/instrumentation)."""
+    return FakeLLM()
+
+
+@pytest.fixture
+def instrumented() -> Any:
+    from aiobs_otel.instrumentation import instrument, uninstrument
+
+    instrument("openai", "anthropic")
+    yield
+    uninstrument("openai", "anthropic")
 
 
 def _client(fake_llm: Any, **kwargs: Any) -> Any:
@@ -145,7 +156,8 @@ def test_rel_r16_64_threads_token_sums_exact_and_parenting_right(fake, instrumen
 
     @aiobs.workflow("rel-thread")
     def one(i: int) -> str:
-        return client.chat.completions.create(model=MODEL, messages=MESSAGES).choices[0].message.content  # noqa: E501
+        response = client.chat.completions.create(model=MODEL, messages=MESSAGES)
+        return str(response.choices[0].message.content)
 
     with capture() as telemetry:
         with ThreadPoolExecutor(64) as pool:

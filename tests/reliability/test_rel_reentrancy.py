@@ -68,7 +68,7 @@ def test_rel_r15_sdk_logs_into_a_failing_otel_handler_never_loop(faulty, fast_ex
                     if i % 50 == 0:
                         logging.getLogger("aiobs_otel").warning("app-side warning %d", i)
                 providers.force_flush(timeout_s=2)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+        except BaseException as exc:
             failures.append(exc)
 
     try:

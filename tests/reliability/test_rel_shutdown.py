@@ -59,7 +59,7 @@ def test_rel_r07_exit_with_collector_down_is_capped(protocol):
 
 def test_rel_r07_exit_with_collector_blackholed_is_capped(faulty):
     faulty.set("blackhole")
-    lines, exit_s, code, stderr = _run([faulty.http_endpoint, "http/protobuf", "exit"])
+    _, exit_s, code, stderr = _run([faulty.http_endpoint, "http/protobuf", "exit"])
     assert code == 0, stderr
     assert exit_s <= 5.0 + SLACK_S, f"exit took {exit_s:.1f} s"
 
@@ -88,7 +88,7 @@ def test_rel_r07_force_flush_honours_its_timeout(faulty):
 
 
 def test_rel_r07_exit_with_healthy_collector_delivers_everything(faulty):
-    lines, exit_s, code, stderr = _run([faulty.http_endpoint, "http/protobuf", "exit", "300"])
+    _, exit_s, code, stderr = _run([faulty.http_endpoint, "http/protobuf", "exit", "300"])
     assert code == 0, stderr
     assert faulty.items("traces") == 300
     assert faulty.items("logs") == 300

@@ -249,7 +249,7 @@ def wrap(fn: F, op: Operation) -> F:
     """Wrap ``fn`` so each call runs inside ``op``; the wrapper is of the same kind as ``fn``."""
     target = fn.func if isinstance(fn, functools.partial) else fn
     if not inspect.isroutine(target) and not inspect.isclass(target):
-        target = getattr(target, "__call__", target)  # a callable object: its __call__ decides
+        target = cast(Any, target).__call__  # a callable object: its __call__ decides the kind
     if inspect.isasyncgenfunction(target):
         return cast(F, _wrap_async_generator(fn, op))
     if inspect.isgeneratorfunction(target):

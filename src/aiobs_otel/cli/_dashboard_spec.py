@@ -88,17 +88,62 @@ class Dashboard:
 # --- the metrics ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class EitherHistogram:
+    """The same histogram under the default (v1.41) and the latest GenAI convention names:
+    each query matches whichever the application emits (``AIOBS_GENAI_SEMCONV_LATEST``)."""
+
+    default: Metric
+    latest: Metric
+
+    def rate(self, by: str, matchers: str = "") -> str:
+        return f"({self.default.rate(by, matchers)}) or ({self.latest.rate(by, matchers)})"
+
+    def quantile(self, q: float, by: str, matchers: str = "") -> str:
+        keys = ", ".join(k for k in ("le", by) if k)
+        inner = " or ".join(f"sum by ({keys}) (rate({m.sel(matchers, '_bucket')}[{RATE}]))"
+                            for m in (self.default, self.latest))
+        return f"histogram_quantile({q}, {inner})"
+
+    def mean(self, by: str, matchers: str = "") -> str:
+        return f"({self.default.mean(by, matchers)}) or ({self.latest.mean(by, matchers)})"
+
+    def total(self, fn: str, window: str, by: str = "", matchers: str = "") -> str:
+        grouping = f" by ({by})" if by else ""
+        return " or ".join(f"sum{grouping} ({fn}({m.sel(matchers, '_count')}[{window}]))"
+                           for m in (self.default, self.latest))
+
+
 def _genai() -> Dashboard:
-    duration = Metric(semconv.GEN_AI_CLIENT_OPERATION_DURATION, "s", "histogram")
-    ttfc = Metric(semconv.GEN_AI_CLIENT_OPERATION_TTFC, "s", "histogram")
+    duration = EitherHistogram(
+        Metric(semconv.GEN_AI_CLIENT_OPERATION_DURATION, "s", "histogram"),
+        Metric(semconv.GEN_AI_CLIENT_INFERENCE_DURATION, "s", "histogram"))
+    ttfc = EitherHistogram(
+        Metric(semconv.GEN_AI_CLIENT_OPERATION_TTFC, "s", "histogram"),
+        Metric(semconv.GEN_AI_CLIENT_INFERENCE_TTFC, "s", "histogram"))
     tokens = Metric(semconv.GEN_AI_CLIENT_TOKEN_USAGE, "{token}", "histogram")
+    token_counters = {  # the latest conventions count tokens with one counter per type
+        semconv.GEN_AI_TOKEN_TYPE_INPUT:
+            Metric(semconv.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT, "{token}", "counter"),
+        semconv.GEN_AI_TOKEN_TYPE_OUTPUT:
+            Metric(semconv.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT, "{token}", "counter"),
+    }
     cost = Metric(semconv.AIOBS_GENAI_COST, "{USD}", "counter")
     model, err = L(semconv.GEN_AI_REQUEST_MODEL), L(semconv.ERROR_TYPE)
     token_type = L(semconv.GEN_AI_TOKEN_TYPE)
     throttled = f'{err}=~"{THROTTLED_ERRORS}"'
     failed = f'{err}!=""'
+
+    def token_expr(fn: str, window: str, by: str) -> str:
+        keys = ", ".join(k for k in (by, token_type) if k)
+        default = f"sum by ({keys}) ({fn}({tokens.sel('', '_sum')}[{window}]))"
+        latest = [f'label_replace(sum{f" by ({by})" if by else ""} ({fn}({m.sel()}[{window}])), '
+                  f'"{token_type}", "{kind}", "", "")' for kind, m in token_counters.items()]
+        return " or ".join([default, *latest])
+
     return Dashboard("aiobs-llm", "aiobs-otel / LLM", "LLM calls: traffic, errors, latency, "
-                     "tokens and cost, from gen_ai.* and aiobs.genai.* metrics.", [
+                     "tokens and cost, from gen_ai.* and aiobs.genai.* metrics (default or "
+                     "latest GenAI conventions).", [
         "Traffic and errors",
         Panel("Requests per second by model", [Target(duration.rate(model), f"{{{{{model}}}}}")],
               "reqps"),
@@ -109,12 +154,11 @@ def _genai() -> Dashboard:
               [Target(duration.rate(model, throttled), f"{{{{{model}}}}}")], "reqps",
               description="Calls that failed as rate-limited (429) or unavailable (5xx)."),
         Panel("Error ratio", [Target(
-            f"sum(rate({duration.sel(failed, '_count')}[{RATE}])) / "
-            f"sum(rate({duration.sel('', '_count')}[{RATE}]))", "errors")],
-            "percentunit", kind="stat", width=6),
-        Panel("Calls in range", [Target(
-            f"sum(increase({duration.sel('', '_count')}[$__range]))", "calls")],
-            "short", kind="stat", width=6, decimals=0),
+            f"({duration.total('rate', RATE, '', failed)} or vector(0)) / "
+            f"({duration.total('rate', RATE)})",
+            "errors")], "percentunit", kind="stat", width=6),
+        Panel("Calls in range", [Target(duration.total("increase", "$__range"), "calls")],
+              "short", kind="stat", width=6, decimals=0),
         "Latency",
         Panel("Latency p50 / p95 / p99", [
             Target(duration.quantile(0.5, ""), "p50"),
@@ -128,8 +172,8 @@ def _genai() -> Dashboard:
         Panel("Mean latency by model", [Target(duration.mean(model), f"{{{{{model}}}}}")], "s"),
         "Tokens and cost",
         Panel("Tokens per second by model and type", [Target(
-            f"sum by ({model}, {token_type}) (rate({tokens.sel('', '_sum')}[{RATE}]))",
-            f"{{{{{model}}}}} {{{{{token_type}}}}}")], "short", stack=True),
+            token_expr("rate", RATE, model), f"{{{{{model}}}}} {{{{{token_type}}}}}")],
+            "short", stack=True),
         Panel("Cost per hour by model (USD)", [Target(
             f"sum by ({model}) (rate({cost.sel()}[{RATE}])) * 3600", f"{{{{{model}}}}}")],
             "currencyUSD", stack=True),
@@ -137,8 +181,8 @@ def _genai() -> Dashboard:
             f"sum by ({model}) (increase({cost.sel()}[$__range]))", f"{{{{{model}}}}}")],
             "currencyUSD", kind="bargauge"),
         Panel("Tokens in range by type", [Target(
-            f"sum by ({token_type}) (increase({tokens.sel('', '_sum')}[$__range]))",
-            f"{{{{{token_type}}}}}")], "short", kind="bargauge"),
+            token_expr("increase", "$__range", ""), f"{{{{{token_type}}}}}")], "short",
+            kind="bargauge"),
     ])
 
 

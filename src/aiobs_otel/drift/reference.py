@@ -102,7 +102,10 @@ class NumericReference:
 
     def new_sketch(self) -> NumericWindow:
         hist = ExpHistogram(max_size=self.hist.max_size, zero_threshold=self.hist.zero_threshold)
-        return NumericWindow(hist, self.edges)
+        cuts = self.__dict__.get("_cuts")
+        if cuts is None:  # one array shared by every window of this feature
+            cuts = self.__dict__["_cuts"] = np.asarray(self.edges, dtype=np.float64)
+        return NumericWindow(hist, cuts)
 
     def scores(self, window: NumericWindow) -> dict[str, float]:
         """PSI, KS, JS and normalised W1 of a window against this reference."""

@@ -23,7 +23,7 @@ import base64
 import math
 import struct
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,8 @@ MIN_SCALE = -10
 _MIN_NORMAL = 2.2250738585072014e-308
 _FLUSH_EVERY = 4096
 _I64 = np.int64
+_NARROW = np.int32
+_NARROW_MAX = 2**31 - 1
 Counts = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]
 
@@ -110,13 +112,20 @@ def map_to_index(values: npt.ArrayLike, scale: int) -> npt.NDArray[np.int64]:
 
 
 class _Range:
-    """Counts of one sign: ``counts[j]`` is bucket ``offset + j``, kept trimmed (no zero ends)."""
+    """Counts of one sign: ``counts[j]`` is bucket ``offset + j``, kept trimmed (no zero ends).
+
+    Counts are int32 (half the memory) until the histogram could hold 2**31 values, then
+    int64 (:meth:`widen`).
+    """
 
     __slots__ = ("counts", "offset")
 
     def __init__(self) -> None:
         self.offset = 0
-        self.counts: Counts = np.zeros(0, dtype=_I64)
+        self.counts: Counts = np.zeros(0, dtype=_NARROW)
+
+    def widen(self) -> None:
+        self.counts = self.counts.astype(_I64)
 
     def bounds(self) -> tuple[int, int] | None:
         if self.counts.size == 0:
@@ -137,17 +146,18 @@ class _Range:
         first, counts = _trim(first, counts)
         if counts.size == 0:
             return
+        dtype = self.counts.dtype
         if self.counts.size == 0:
-            self.offset, self.counts = first, counts.astype(_I64, copy=True)
+            self.offset, self.counts = first, counts.astype(dtype, copy=True)
             return
         lo = min(self.offset, first)
         hi = max(self.offset + self.counts.size, first + counts.size)
         if lo != self.offset or hi != self.offset + self.counts.size:
-            grown = np.zeros(hi - lo, dtype=_I64)
+            grown = np.zeros(hi - lo, dtype=dtype)
             grown[self.offset - lo:self.offset - lo + self.counts.size] = self.counts
             self.counts, self.offset = grown, lo
         start = first - self.offset
-        self.counts[start:start + counts.size] += counts
+        self.counts[start:start + counts.size] += counts.astype(dtype, copy=False)
         if self.counts[0] == 0 or self.counts[-1] == 0:  # a subtraction emptied an end
             self.offset, self.counts = _trim(self.offset, self.counts)
 
@@ -220,23 +230,10 @@ def interpolate_mass(bounds: Floats, mass: Floats, edges: Floats,
     return value
 
 
-def _recorder(hist: ExpHistogram) -> Callable[[float], None]:
-    buffer = hist._buffer
-    append = buffer.append
-    flush = hist.flush
-
-    def record(value: float, _len: Callable[[list[float]], int] = len) -> None:
-        append(value)
-        if _len(buffer) >= _FLUSH_EVERY:
-            flush()
-
-    return record
-
-
 def _grouped_sum(counts: Counts, groups: Counts, size: int) -> Counts:
     """Sum ``counts`` by ascending ``groups`` (exact integers; contiguous groups)."""
     starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
-    out = np.zeros(size, dtype=_I64)
+    out = np.zeros(size, dtype=counts.dtype)
     out[groups[starts]] = np.add.reduceat(counts, starts)
     return out
 
@@ -257,11 +254,8 @@ class ExpHistogram:
 
     __slots__ = (
         "_buffer", "count", "max", "max_size", "min", "nan_count", "neg", "neginf_count",
-        "pos", "posinf_count", "record", "scale", "sum", "zero_count", "zero_threshold",
+        "pos", "posinf_count", "scale", "sum", "zero_count", "zero_threshold",
     )
-    #: Add one value (buffered; applied in batches of 4096 and before any read). A closure
-    #: bound per histogram: one Python call and a list append per value.
-    record: Callable[[float], None]
 
     def __init__(
         self, max_size: int = 160, max_scale: int = MAX_SCALE, zero_threshold: float = 0.0
@@ -286,7 +280,13 @@ class ExpHistogram:
         self.min = math.inf
         self.max = -math.inf
         self._buffer: list[float] = []
-        self.record = _recorder(self)
+
+    def record(self, value: float) -> None:
+        """Add one value (buffered; applied in batches of 4096 and before any read)."""
+        buffer = self._buffer
+        buffer.append(value)
+        if len(buffer) >= _FLUSH_EVERY:
+            self.flush()
 
     # -- updating -------------------------------------------------------------------------------
 
@@ -479,7 +479,14 @@ class ExpHistogram:
             return None
         return min(b[0] for b in spans), max(b[1] for b in spans)
 
+    def _widen_for(self, more: int) -> None:
+        """Switch the bucket counts to int64 before the histogram could hold 2**31 values."""
+        if self.count + more > _NARROW_MAX and self.pos.counts.dtype != _I64:
+            self.pos.widen()
+            self.neg.widen()
+
     def _add_stats(self, n: int, total: float, lo: float, hi: float) -> None:
+        self._widen_for(n)
         self.count += n
         self.sum += total
         if lo < self.min:
@@ -494,6 +501,7 @@ class ExpHistogram:
         other.flush()
         if self.zero_threshold != other.zero_threshold:
             raise ValueError("cannot merge histograms with different zero thresholds")
+        self._widen_for(other.count)
         scale = min(self.scale, other.scale)
         size = min(self.max_size, other.max_size)
         while scale > MIN_SCALE and not self._union_fits(other, scale, size):
@@ -555,7 +563,6 @@ class ExpHistogram:
         for name in ExpHistogram.__slots__:
             setattr(out, name, getattr(self, name))
         out.pos, out.neg, out._buffer = self.pos.copy(), self.neg.copy(), []
-        out.record = _recorder(out)
         return out
 
     def downscaled_to(self, scale: int) -> ExpHistogram:
@@ -672,6 +679,9 @@ class ExpHistogram:
         (out.zero_count, out.nan_count, out.posinf_count, out.neginf_count,
          out.count) = fields[4:9]
         out.sum, out.min, out.max = fields[9:12]
+        if out.count > _NARROW_MAX:
+            out.pos.widen()
+            out.neg.widen()
         at = cls._HEADER.size
         p_first, p_n, n_first, n_n = struct.unpack_from("<qIqI", data, at)
         raw = np.frombuffer(zlib.decompress(data[at + struct.calcsize("<qIqI"):]), dtype="<i8")
