@@ -20,7 +20,8 @@ TEST_DEPS = [
     "transformers>=4.45",  # training: HF Trainer callback
     "accelerate>=0.26",  # training: HF Trainer needs it
     "opentelemetry-instrumentation-requests>=0.60b0",  # reliability: exporter HTTP not re-traced
-    "opentelemetry-instrumentation-openai-v2>=2.0b0",  # reliability: coexistence with contrib
+    "opentelemetry-instrumentation-openai-v2==2.4b0",  # reliability: coexistence with contrib
+    "opentelemetry-util-genai==1.1b0",  # openai-v2 2.4b0 imports util.genai.instruments (<1.2)
     ".[prometheus]",  # backends: configure(prometheus_port=...) scraped by a real Prometheus
     "pyyaml>=6",  # backends: alert rules, their promtool tests and the Collector configs
 ]
@@ -98,3 +99,7 @@ def reliability(session: nox.Session) -> None:
     install_test_deps(session)
     session.run("pytest", "-q", "-s", "-m", "reliability", "-p", "no:randomly",
                 "tests/reliability", *session.posargs)
+    # The default-run fuzz and stream scenarios again, at full size (10k streams per ending).
+    session.run("pytest", "-q", "-p", "no:randomly", "tests/reliability/test_rel_fuzz.py",
+                "tests/reliability/test_rel_concurrency.py", "-k", "r22 or r13",
+                env={"AIOBS_FUZZ_EXAMPLES": "150", "AIOBS_STREAM_RUNS": "10000"})

@@ -113,11 +113,12 @@ def test_alert_rules_query_names_the_process_exposes(emitter_and_prometheus) -> 
     """Every metric an alert rule reads is one the instrumented process really exposes."""
     import yaml
 
-    emitter, _ = emitter_and_prometheus
+    emitter, prometheus = emitter_and_prometheus
     if any(state != "running" for state in emitter.areas().values()):
         pytest.skip(f"not every area emits: {emitter.areas()}")
     exposed = set()
-    for line in emitter.metrics_text().splitlines():
+    text = emitter.metrics_text() + prometheus.latest_emitter.metrics_text()
+    for line in text.splitlines():
         if line.startswith("# TYPE "):
             name, kind = line.split()[2:4]
             exposed.add(name)

@@ -91,7 +91,8 @@ def test_rel_r01_dropped_is_in_self_telemetry(faulty, fast_export):
         assert {k: v for k, v in points.items() if k[0] == "traces"} == local
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
+@pytest.mark.parametrize("protocol", [
+    "http/protobuf", pytest.param("grpc", marks=pytest.mark.reliability)])
 def test_rel_r03_blackhole_calls_never_wait_and_memory_is_bounded(faulty, fast_export, protocol):
     faulty.set("blackhole")
     with pipeline(endpoint=_endpoint(faulty, protocol), protocol=protocol,
@@ -120,7 +121,7 @@ def test_rel_r03_blackholed_export_aborts_at_its_timeout(faulty, fast_export):
 def test_rel_r04_slow_collector_calls_never_wait(faulty, fast_export):
     faulty.set("slow", delay_s=0.8)
     with pipeline(endpoint=faulty.http_endpoint, metrics_exporter="none", logs_exporter="none"):
-        durations = _timed_calls(3_000)
+        durations = _timed_calls(1_500)
         assert max(durations) < 0.5
         providers.force_flush(timeout_s=3)
     faulty.set("ok")
@@ -197,9 +198,9 @@ def test_rel_r01_dead_collector_log_output_is_bounded(faulty, fast_export, caplo
     faulty.down()
     caplog.set_level(logging.DEBUG, logger="opentelemetry")
     with pipeline(endpoint=faulty.http_endpoint):
-        for _ in range(5):
-            emit_all(100)
-            providers.force_flush(timeout_s=3)
+        for _ in range(3):
+            emit_all(60)
+            providers.force_flush(timeout_s=2)
     sdk_records = [r for r in caplog.records if r.name.startswith("opentelemetry")]
     by_message: dict[tuple[str, object], int] = {}
     for record in sdk_records:

@@ -2,8 +2,8 @@
 
 Properties: no exception; token counts are non-negative ints or absent; cost is finite; every
 attribute an adapter produces is encodable by the OTLP encoder with nothing dropped.
-``AIOBS_FUZZ_EXAMPLES`` sets the examples per property (default 40; the reliability session
-uses 2000).
+``AIOBS_FUZZ_EXAMPLES`` sets the examples per property (default 25; the reliability session
+uses 150).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from aiobs_otel._core.cost import compute_cost
 from aiobs_otel.instrumentation._adapters import Usage, detect_adapter, get_adapter
 
-EXAMPLES = int(os.environ.get("AIOBS_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("AIOBS_FUZZ_EXAMPLES", "25"))
 ADAPTERS = ["openai", "openai.embeddings", "openai.responses", "anthropic", "generic"]
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -109,7 +109,7 @@ def test_rel_r26_thread_count_constant_under_failures(faulty, fast_export):
         emit_all(50)
         providers.force_flush(timeout_s=2)
         baseline = threading.active_count()
-        for _ in range(5):
+        for _ in range(3):
             emit_all(50)
             time.sleep(0.2)
         assert threading.active_count() <= baseline + 1

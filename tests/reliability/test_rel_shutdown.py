@@ -49,7 +49,8 @@ def _dead_endpoint() -> str:
     return f"http://127.0.0.1:{port}"  # nothing listens there: connection refused
 
 
-@pytest.mark.parametrize("protocol", ["http/protobuf", "grpc"])
+@pytest.mark.parametrize("protocol", [
+    "http/protobuf", pytest.param("grpc", marks=pytest.mark.reliability)])
 def test_rel_r07_exit_with_collector_down_is_capped(protocol):
     lines, exit_s, code, stderr = _run([_dead_endpoint(), protocol, "exit"])
     assert code == 0, stderr
@@ -57,6 +58,7 @@ def test_rel_r07_exit_with_collector_down_is_capped(protocol):
     assert exit_s <= 5.0 + SLACK_S, f"exit took {exit_s:.1f} s"
 
 
+@pytest.mark.reliability
 def test_rel_r07_exit_with_collector_blackholed_is_capped(faulty):
     faulty.set("blackhole")
     _, exit_s, code, stderr = _run([faulty.http_endpoint, "http/protobuf", "exit"])

@@ -54,6 +54,12 @@ def discard_reader(key: int) -> None:
         _readers.discard(key)
 
 
+def keep_only(keys: set[int]) -> None:
+    """Forget readers of providers no longer in use (their pending sketches are dropped)."""
+    with _lock:
+        _readers.intersection_update(keys)
+
+
 def drain(reader_key: int) -> list[SketchPoint]:
     """Every point waiting for this reader (each point goes to each reader once)."""
     with _lock:

@@ -219,7 +219,7 @@ def quality(quick: bool) -> str:
         if len(pending) > 2:  # labels arrive two batches late
             old_ids, old_truth = pending.pop(0)
             monitor.record_labels(old_ids, old_truth)
-        time.sleep(0.05)
+        time.sleep(0.25)  # batches over a few seconds: the metrics form a curve
     for old_ids, old_truth in pending:
         monitor.record_labels(old_ids, old_truth)
     for index in range(6):

@@ -357,6 +357,8 @@ class DriftMonitor:
 
     def _stash_for_export(self, end_ns: int) -> None:
         keys = sketches.reader_keys()
+        for gone in set(self._pending) - keys:  # readers of providers no longer in use
+            del self._pending[gone]
         if not keys:
             return
         for key in keys:

@@ -46,9 +46,12 @@ def hook_meter_provider(provider: Any) -> int:
     """Wrap every reader of an SDK meter provider; returns how many readers carry sketches."""
     readers = _readers_of(provider)
     for reader in readers:
-        if getattr(reader, _MARK, False):
-            continue
-        _wrap(reader)
+        if not getattr(reader, _MARK, False):
+            _wrap(reader)
+    keys = {id(reader) for reader in readers}
+    sketches.keep_only(keys)
+    for key in keys:
+        sketches.add_reader(key)
     return len(readers)
 
 
@@ -75,7 +78,6 @@ def _wrap(reader: Any) -> None:
 
     reader._receive_metrics = receive_with_sketches
     setattr(reader, _MARK, True)
-    sketches.add_reader(key)
 
 
 def with_points(data: MetricsData | None, points: Sequence[sketches.SketchPoint],
