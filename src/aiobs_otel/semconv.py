@@ -248,6 +248,9 @@ DATA_SCHEMA_PREVIOUS: Final = "aiobs.data.schema.previous_fingerprint"
 DRIFT_MONITOR: Final = "aiobs.drift.monitor"  # attribute: monitor name
 DRIFT_FEATURE: Final = "aiobs.drift.feature"  # attribute: feature (column) name
 DRIFT_METHOD: Final = "aiobs.drift.method"  # attribute: psi | ks | js | wasserstein
+# The contract also names the bare keys; both are set on drift gauges.
+DRIFT_FEATURE_SHORT: Final = "feature"
+DRIFT_METHOD_SHORT: Final = "method"
 DRIFT_REFERENCE_ID: Final = "aiobs.drift.reference.id"
 DRIFT_SCORE: Final = "aiobs.drift.score"  # gauge, 1
 DRIFT_STATUS: Final = "aiobs.drift.status"  # gauge: -1 insufficient data, 0 ok, 1 warn, 2 drift

@@ -151,7 +151,8 @@ class DriftMonitor:
         self.windows = 0  # windows closed so far
         self._evaluated = False
         self._pending: dict[int, dict[str, tuple[int, Sketch]]] = {}
-        self._attrs = {fname: {semconv.DRIFT_MONITOR: self.name, semconv.DRIFT_FEATURE: fname}
+        self._attrs = {fname: {semconv.DRIFT_MONITOR: self.name, semconv.DRIFT_FEATURE: fname,
+                               semconv.DRIFT_FEATURE_SHORT: fname}
                        for fname in self._features}
         if export_sketches:
             sketches.register(self)
@@ -330,7 +331,8 @@ class DriftMonitor:
                 attrs = self._attrs[fname]
                 for method, score in st.scores.items():
                     if score is not None and math.isfinite(score):
-                        inst.score.set(score, {**attrs, semconv.DRIFT_METHOD: method})
+                        inst.score.set(score, {**attrs, semconv.DRIFT_METHOD: method,
+                                                  semconv.DRIFT_METHOD_SHORT: method})
                 inst.status.set(semconv.DRIFT_STATUS_CODES[st.status], attrs)
                 if isinstance(st.window, CategoricalSketch):
                     inst.unseen_rate.set(st.window.unseen_rate, attrs)
