@@ -86,7 +86,7 @@ class Settings:
     instrument: tuple[str, ...] = ()
     pricing_file: Path | None = None
     # training
-    step_span_every: int = 1
+    step_span_every: int | None = None  # None: every step of the first 1000, then every 100th
     training_peak_flops: float | None = None  # dense peak FLOP/s per device (MFU)
     # GPU
     gpu: bool = False
@@ -127,6 +127,10 @@ def _parse_positive_float(raw: str) -> float:
     if not value > 0 or value == float("inf"):
         raise ValueError(f"expected a positive number, got {raw!r}")
     return value
+
+
+def _parse_span_every(raw: str) -> int | None:
+    return None if raw.strip().lower() == "auto" else _parse_positive_int(raw)
 
 
 def _parse_port(raw: str) -> int:
@@ -399,7 +403,7 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         ) or env.get("OTEL_SEMCONV_STABILITY_OPT_IN", _parse_semconv_opt_in, False),
         "instrument": env.get("AIOBS_INSTRUMENT", _parse_list, _NO_NAMES),
         "pricing_file": Path(p) if (p := env.raw("AIOBS_PRICING_FILE")) else None,
-        "step_span_every": env.get("AIOBS_TRAINING_STEP_SPAN_EVERY", _parse_positive_int, 1),
+        "step_span_every": env.get("AIOBS_TRAINING_STEP_SPAN_EVERY", _parse_span_every, None),
         "training_peak_flops": env.get(
             "AIOBS_TRAINING_PEAK_FLOPS", _parse_positive_float, None
         ),

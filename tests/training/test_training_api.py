@@ -247,3 +247,17 @@ def test_finished_runs_keep_reporting_their_last_values_and_runs_are_separate_se
         counts = {p.attributes[semconv.TRAINING_RUN_NAME]: p.count
                   for p in t.metrics(semconv.TRAINING_STEP_DURATION)}
         assert counts == {"a": 1, "b": 1}
+
+
+def test_automatic_step_sampling_keeps_short_runs_whole_and_thins_long_ones():
+    from aiobs_otel._core.training import step_is_sampled
+
+    assert all(step_is_sampled(i, None) for i in range(1000))
+    assert [i for i in range(1000, 1300) if step_is_sampled(i, None)] == [1000, 1100, 1200]
+    assert sum(step_is_sampled(i, None) for i in range(1_000_000)) == 1000 + 9990
+    with capture() as t:
+        with aiobs.training_run(name="long"):
+            for _ in range(1300):
+                with aiobs.train_step(batch_size=1) as step:
+                    step.record(loss=0.5)
+        assert len(t.spans("train_step")) == 1003

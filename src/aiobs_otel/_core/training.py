@@ -59,6 +59,17 @@ _STALL_FLOOR_S = 0.1
 _STALL_FACTOR = 4.0
 _ANOMALY_LOG_EVERY = 100  # steps between two log events of the same kind
 _FINISHED_KEPT = 4
+# Automatic step-span sampling (step_span_every unset): every step of a short run, then every
+# 100th, so a million-step run makes about 11k step spans instead of a million.
+_AUTO_FULL_STEPS = 1000
+_AUTO_EVERY = 100
+
+
+def step_is_sampled(index: int, every: int | None) -> bool:
+    """Whether step ``index`` gets a span: every ``every``-th, or the automatic rule for None."""
+    if every is None:
+        return index < _AUTO_FULL_STEPS or index % _AUTO_EVERY == 0
+    return every == 1 or index % every == 0
 
 _CURRENT_RUN: contextvars.ContextVar[TrainingRun | None] = contextvars.ContextVar(
     "aiobs_training_run", default=None
@@ -636,7 +647,7 @@ class TrainingRun(Scope):
         index = self._next_index if step is None else step
         self._next_index = index + 1
         every = self._span_every
-        sampled = every == 1 or index % every == 0
+        sampled = step_is_sampled(index, every)
         if sampled:
             attributes: dict[str, Any] = {semconv.TRAINING_STEP: index}
             if batch_size is not None:
@@ -700,7 +711,7 @@ class TrainingRun(Scope):
                 index = self._next_index if step is None else step
                 self._next_index = max(self._next_index, index + 1)
                 every = self._span_every
-                sampled = every == 1 or index % every == 0
+                sampled = step_is_sampled(index, every)
                 span: Span = INVALID_SPAN
                 if sampled:
                     attributes: dict[str, Any] = {semconv.TRAINING_STEP: index}
@@ -959,7 +970,7 @@ class TrainingRun(Scope):
 
 @dataclass(frozen=True)
 class _RunOptions:
-    step_span_every: int
+    step_span_every: int | None
     tokens_per_sample: int | None
     flops_per_sample: float | None
     flops_per_token: float | None
