@@ -30,6 +30,7 @@ SDK_HOOK: Final = "aiobs.sdk.hook"
 SDK_DROPPED: Final = "aiobs.sdk.dropped"  # counter, {item}
 SDK_DROP_REASON: Final = "aiobs.sdk.drop.reason"
 SDK_SIGNAL: Final = "aiobs.sdk.signal"
+SDK_DEFERRED_OVERFLOW: Final = "aiobs.sdk.deferred.overflow"  # observable counter, {measurement}
 
 # --- GenAI (gen_ai.*, aiobs.genai.*) -------------------------------------------------------------
 # Two profiles: the default is semantic-conventions v1.41.x (the last core release with GenAI);

@@ -149,3 +149,16 @@ def test_unit_suffixes_match_the_exporter(unit: str) -> None:
     from aiobs_otel.cli import _promnames
 
     assert _promnames.unit_suffix(unit) == map_unit(unit)
+
+
+def test_count_panels_show_zero_rather_than_no_data(emitter_and_prometheus) -> None:
+    """Errors, rate limits, anomalies, drops, failures: an app with none sees 0, not 'No data'."""
+    _, prometheus = emitter_and_prometheus
+    checked = 0
+    for name, dashboard in shipped().items():
+        for title, expr in panel_queries(dashboard):
+            if expr.endswith("or vector(0)"):
+                result = prometheus.query(concrete(expr).replace('job=~".*"', 'job="absent"'))
+                assert [float(r["value"][1]) for r in result] == [0.0], (name, title)
+                checked += 1
+    assert checked >= 8

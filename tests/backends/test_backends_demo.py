@@ -33,7 +33,8 @@ def test_demo_runs_and_its_report_renders(tmp_path: Path, chromium) -> None:
     titles = html_report.chart_titles(data)
     for title in ("Latency by model", "Cumulative cost by model", "Token mix by model",
                   "Errors by error.type", "Drift score per feature (psi)", "Records per stage",
-                  "Stage runs", "Quality by segment"):
+                  "Stage runs", "Quality by segment", "Time to first chunk (streaming)",
+                  "Tool calls"):
         assert title in titles, titles
     if torch_present:
         assert {"Loss", "Step time and data wait", "Anomalies by kind"} <= set(titles)

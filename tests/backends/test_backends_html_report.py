@@ -172,3 +172,31 @@ def test_report_fits_a_narrow_window(tmp_path: Path, chromium, width: int) -> No
     overflow = chromium.evaluate("document.documentElement.scrollWidth")
     assert overflow <= width + 1
     assert chromium.console_problems() == []
+
+
+def test_chart_helpers() -> None:
+    from aiobs_otel.cli import _svg
+
+    assert _svg.nice_ticks(0, 0.93) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    ticks = _svg.nice_ticks(3, 1234)
+    assert ticks[0] <= 3 and ticks[-1] >= 1234 and len(ticks) <= 8
+    assert _svg.fmt_number(0.25, "s") == "250 ms" and _svg.fmt_number(2.5, "s") == "2.5 s"
+    assert _svg.fmt_number(20_100) == "20.1k" and _svg.fmt_number(0.0316, "$") == "$0.0316"
+    assert _svg.line_chart("empty", []) is None
+    assert _svg.bar_chart("zeros", ["a"], [("v", [0.0])]) is None
+    spiky = _svg.line_chart("loss", [_svg.Series("run", [(0, 2.0), (1, 0.5), (2, 900.0)])])
+    assert spiky is not None and "log scale" in spiky.note
+    flat = _svg.line_chart("loss", [_svg.Series("run", [(0, 2.0), (1, 0.5)])])
+    assert flat is not None and "log scale" not in flat.note
+    nan = _svg.line_chart("nan", [_svg.Series("run", [(0, float("nan")), (1, 1.0)])])
+    assert nan is not None and nan.svg.count('class="dot mark"') == 1
+
+
+def test_a_broken_section_becomes_a_note(tmp_path: Path, monkeypatch) -> None:
+    def broken(data):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(html_report, "SECTIONS", [broken, *html_report.SECTIONS])
+    page = html_report.render(sample_data(tmp_path))
+    assert "could not be drawn: RuntimeError(&#x27;boom&#x27;)" in page
+    assert ">Latency by model<" in page

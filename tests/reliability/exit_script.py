@@ -38,8 +38,10 @@ if __name__ == "__main__":
         start = time.monotonic()
         ok = aiobs.shutdown()
         print(f"shutdown={ok} took={time.monotonic() - start:.3f}")
-        work(1)  # after shutdown: a no-op, never an error
-        print("after-shutdown-ok")
+        work(1)  # after shutdown: a no-op, never an error, and no new pipeline
+        from aiobs_otel._core import state
+
+        print(f"after-shutdown-ok configured={state.STATE.configured}")
     elif action == "flush":
         start = time.monotonic()
         ok = aiobs.force_flush(1.0)

@@ -12,6 +12,7 @@ Modes (set ``receiver.mode``, switchable at any time):
 - ``partial``: keep the request; answer 200 with ``partial_success`` rejecting ``rejected``
   items.
 - ``garbage``: answer 200 with random bytes as the body.
+- ``giant``: answer 200 with an 8 MiB body.
 - ``reset``: close the connection without answering.
 
 Every attempt is recorded (``attempts``), with its time, so retry schedules can be checked.
@@ -221,6 +222,8 @@ def _bind_http(receiver: FaultyReceiver) -> ThreadingHTTPServer:
                 status = receiver.status_code
             elif mode == "garbage":
                 payload = os.urandom(256)
+            elif mode == "giant":
+                payload = b"\x0a" * (8 * 1024 * 1024)
             elif signal in REQUESTS:
                 request = REQUESTS[signal]()
                 request.ParseFromString(body)
@@ -246,7 +249,7 @@ def _grpc_servicer(receiver: FaultyReceiver, signal: str, base: type) -> Any:
             if mode == "blackhole":
                 receiver._release.wait(60)
                 context.abort(grpc.StatusCode.UNAVAILABLE, "released")
-            if mode in ("status", "reset", "garbage"):
+            if mode in ("status", "reset", "garbage", "giant"):
                 context.abort(receiver.grpc_code, f"faulty receiver: {mode}")
             if mode == "slow":
                 time.sleep(receiver.delay_s)

@@ -168,7 +168,7 @@ def test_rel_r05_partial_success_over_grpc():
     pass
 
 
-@pytest.mark.parametrize("mode", ["garbage", "reset"])
+@pytest.mark.parametrize("mode", ["garbage", "reset", "giant"])
 def test_rel_r06_hostile_answers_never_raise(faulty, fast_export, mode):
     faulty.set(mode)
     with pipeline(endpoint=faulty.http_endpoint, metrics_exporter="none", logs_exporter="none"):

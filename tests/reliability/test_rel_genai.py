@@ -235,6 +235,7 @@ def test_rel_r14_instrument_uninstrument_cycles_never_stack(fake):
     assert completions.Completions.__dict__["create"] is original
 
 
+@pytest.mark.reliability  # nox -s reliability installs opentelemetry-instrumentation-openai-v2
 def test_rel_r14_coexists_with_the_official_openai_instrumentation(fake, instrumented):
     contrib = pytest.importorskip("opentelemetry.instrumentation.openai_v2")
     from opentelemetry.sdk.trace import TracerProvider

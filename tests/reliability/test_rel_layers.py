@@ -127,3 +127,52 @@ def test_rel_r20_merge_is_associative_with_specials():
     left = a.merged(b).merged(c)
     right = a.merged(b.merged(c))
     assert left.to_bytes() == right.to_bytes()
+
+
+HOSTILE_TEXTS = ["line1\r\nline2", "\x1b[31mred", "nul\x00", "%s {0}", "lone \ud800",
+                 "x" * (1024 * 1024)]
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), -1e308, 0.5, None])
+def test_rel_r25_record_evaluation_takes_hostile_input_without_an_internal_error(score, tmp_path):
+    import json
+
+    from rel_support import pipeline
+
+    from aiobs_otel.setup import providers
+    from aiobs_otel.setup.sink import signal_files
+
+    with pipeline(strict=True, sink_dir=tmp_path, traces_exporter="none"):
+        for i, text in enumerate(HOSTILE_TEXTS):
+            aiobs.record_evaluation(f"judge-{i}-{text[:20]}", score=score, label=text,
+                                    explanation=text, response_id=text[:64])
+        assert providers.force_flush(timeout_s=5)
+    [path] = signal_files(tmp_path, "logs")
+    records = [lr for line in path.read_text("utf-8").splitlines()
+               for rl in json.loads(line)["resourceLogs"] for sl in rl["scopeLogs"]
+               for lr in sl["logRecords"]]
+    assert len(records) == len(HOSTILE_TEXTS)
+    for record in records:
+        for attribute in record.get("attributes", []):
+            value = attribute["value"].get("stringValue", "")
+            assert len(value) <= 16_384, attribute["key"]
+
+
+def test_rel_r10_random_evaluation_names_cannot_explode_series():
+    with capture(strict=True) as telemetry:
+        for i in range(3_000):
+            aiobs.record_evaluation(f"judge-{i}", score=0.5, label=f"label-{i}")
+        per_metric: dict[str, int] = {}
+        for point in telemetry.metrics():
+            per_metric[point.name] = per_metric.get(point.name, 0) + 1
+        assert per_metric and max(per_metric.values()) <= 2001, per_metric
+
+
+def test_rel_r20_drift_monitor_takes_hostile_values():
+    np = pytest.importorskip("numpy")
+    reference = {"x": np.random.default_rng(1).normal(size=5_000)}
+    with capture(strict=True):
+        monitor = aiobs.DriftMonitor(name="rel-drift", reference=reference, window_size=1_000)
+        hostile = np.array([np.nan, np.inf, -np.inf, 1e308, -1e308, 5e-324] * 500)
+        monitor.observe({"x": hostile})
+        monitor.observe({"x": np.full(2_000, 3.0)})

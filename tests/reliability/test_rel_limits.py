@@ -80,3 +80,17 @@ def test_rel_r10_metric_cardinality_is_capped_and_totals_stay_exact(faulty, fast
     assert len(last) <= 101
     assert sum(p.as_int for p in last) == 5_000
     assert any(kv.key == "otel.metric.overflow" for p in last for kv in p.attributes)
+
+
+def test_rel_r10_every_metric_reader_gets_the_cardinality_limit():
+    from aiobs_otel.config import load_settings
+
+    readers = providers.metric_readers(load_settings(metric_cardinality_limit=7,
+                                                     prometheus_port=0))
+    try:
+        assert len(readers) == 2
+        for reader in readers:
+            assert set(reader._instrument_class_cardinality_limit.values()) == {7}
+    finally:
+        for reader in readers:
+            reader.shutdown()

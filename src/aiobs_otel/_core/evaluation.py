@@ -75,7 +75,7 @@ def _capped(name: str, label: str | None) -> tuple[str, str | None]:
 
 
 def _truncate(text: str, max_bytes: int) -> str:
-    encoded = text.encode("utf-8")
+    encoded = text.encode("utf-8", "replace")  # a lone surrogate must not lose the evaluation
     if len(encoded) <= max_bytes:
         return text
     return encoded[:max_bytes].decode("utf-8", errors="ignore")

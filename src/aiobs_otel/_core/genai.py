@@ -27,15 +27,16 @@ from __future__ import annotations
 
 import copy
 import inspect
+import itertools
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.metrics import Counter, Histogram, Meter
+from opentelemetry.metrics import Meter
 from opentelemetry.trace import Span, SpanKind
 
 from .. import semconv as sc
@@ -54,6 +55,13 @@ from ..instrumentation._adapters import (
 from . import errors, state
 from .content import _cap_strings, redact, set_redactor, to_bounded_json
 from .cost import compute_cost, set_pricing
+from .deferred import (
+    NO_EXEMPLAR,
+    DeferredCounter,
+    DeferredHistogram,
+    deferred_counter,
+    deferred_histogram,
+)
 from .otel import event_logger, instrument_set
 from .wrapping import Operation, Scope, error_type, start_span
 
@@ -74,7 +82,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 # Context keys: the open inference (for nesting) and the open agent/workflow (for is_nested).
 _INFERENCE_KEY = otel_context.create_key("aiobs_otel.genai.inference")
 _INVOCATION_KEY = otel_context.create_key("aiobs_otel.genai.invocation")
-_EMPTY_CONTEXT = otel_context.Context()
+
+_clock_ns = time.perf_counter_ns
 
 _INFERENCE_OPS = (sc.GEN_AI_OP_CHAT, sc.GEN_AI_OP_TEXT_COMPLETION, sc.GEN_AI_OP_GENERATE_CONTENT)
 
@@ -123,46 +132,53 @@ def _config() -> _Config:
 @dataclass(frozen=True)
 class _Instruments:
     # v1.41
-    operation_duration: Histogram
-    token_usage: Histogram
-    op_ttfc: Histogram
-    op_tpoc: Histogram
-    invoke_agent_duration: Histogram
-    invoke_workflow_duration: Histogram
+    operation_duration: DeferredHistogram
+    token_usage: DeferredHistogram
+    op_ttfc: DeferredHistogram
+    op_tpoc: DeferredHistogram
+    invoke_agent_duration: DeferredHistogram
+    invoke_workflow_duration: DeferredHistogram
     # latest
-    inference_duration: Histogram
-    inference_ttfc: Histogram
-    inference_tpoc: Histogram
-    usage_input: Counter
-    usage_output: Counter
-    usage_cache_read: Counter
-    usage_cache_write: Counter
-    usage_reasoning: Counter
-    op_input_tokens: Histogram
-    op_output_tokens: Histogram
-    embeddings_duration: Histogram
-    embeddings_input_tokens: Histogram
-    invocation_duration: Histogram
+    inference_duration: DeferredHistogram
+    inference_ttfc: DeferredHistogram
+    inference_tpoc: DeferredHistogram
+    usage_input: DeferredCounter
+    usage_output: DeferredCounter
+    usage_cache_read: DeferredCounter
+    usage_cache_write: DeferredCounter
+    usage_reasoning: DeferredCounter
+    op_input_tokens: DeferredHistogram
+    op_output_tokens: DeferredHistogram
+    embeddings_duration: DeferredHistogram
+    embeddings_input_tokens: DeferredHistogram
+    invocation_duration: DeferredHistogram
     # both
-    execute_tool_duration: Histogram
-    cost: Counter
+    execute_tool_duration: DeferredHistogram
+    cost: DeferredCounter
 
 
 def _seconds(m: Meter, name: str, description: str,
-             buckets: tuple[float, ...] = sc.GEN_AI_DURATION_BUCKETS) -> Histogram:
-    return m.create_histogram(name, unit="s", description=description,
+             buckets: tuple[float, ...] = sc.GEN_AI_DURATION_BUCKETS) -> DeferredHistogram:
+    return deferred_histogram(m, name, unit="s", description=description,
                               explicit_bucket_boundaries_advisory=list(buckets))
 
 
-def _tokens(m: Meter, name: str, description: str) -> Histogram:
-    return m.create_histogram(name, unit="{token}", description=description,
+def _tokens(m: Meter, name: str, description: str) -> DeferredHistogram:
+    return deferred_histogram(m, name, unit="{token}", description=description,
                               explicit_bucket_boundaries_advisory=list(sc.GEN_AI_TOKEN_BUCKETS))
+
+
+def _tokens_counter(m: Meter, name: str, description: str) -> DeferredCounter:
+    return deferred_counter(m, name, unit="{token}", description=description)
 
 
 @instrument_set("genai")
 def _genai_instruments(m: Meter) -> _Instruments:
     """Instruments are created lazily by the SDK only when first recorded, so building both
-    profiles' sets costs nothing on export: only the active profile's ever get data."""
+    profiles' sets costs nothing on export: only the active profile's ever get data.
+
+    All are deferred (:mod:`.deferred`): a call only appends its values; they are written to
+    the SDK when metrics are collected, on the export thread."""
     return _Instruments(
         operation_duration=_seconds(m, sc.GEN_AI_CLIENT_OPERATION_DURATION,
                                     "GenAI operation duration."),
@@ -182,18 +198,16 @@ def _genai_instruments(m: Meter) -> _Instruments:
                                 "Time to receive the first chunk of a streamed response."),
         inference_tpoc=_seconds(m, sc.GEN_AI_CLIENT_INFERENCE_TPOC,
                                 "Time between consecutive chunks of a streamed response."),
-        usage_input=m.create_counter(sc.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT, unit="{token}",
-                                     description="Input tokens used."),
-        usage_output=m.create_counter(sc.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT, unit="{token}",
-                                      description="Output tokens used."),
-        usage_cache_read=m.create_counter(sc.GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ,
-                                          unit="{token}",
-                                          description="Input tokens read from cache."),
-        usage_cache_write=m.create_counter(sc.GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE,
-                                           unit="{token}",
-                                           description="Input tokens written to cache."),
-        usage_reasoning=m.create_counter(sc.GEN_AI_CLIENT_INFERENCE_USAGE_REASONING,
-                                         unit="{token}", description="Reasoning output tokens."),
+        usage_input=_tokens_counter(m, sc.GEN_AI_CLIENT_INFERENCE_USAGE_INPUT,
+                                    "Input tokens used."),
+        usage_output=_tokens_counter(m, sc.GEN_AI_CLIENT_INFERENCE_USAGE_OUTPUT,
+                                     "Output tokens used."),
+        usage_cache_read=_tokens_counter(m, sc.GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_READ,
+                                         "Input tokens read from cache."),
+        usage_cache_write=_tokens_counter(m, sc.GEN_AI_CLIENT_INFERENCE_USAGE_CACHE_WRITE,
+                                          "Input tokens written to cache."),
+        usage_reasoning=_tokens_counter(m, sc.GEN_AI_CLIENT_INFERENCE_USAGE_REASONING,
+                                        "Reasoning output tokens."),
         op_input_tokens=_tokens(m, sc.GEN_AI_CLIENT_INFERENCE_OP_INPUT_TOKENS,
                                 "Input tokens per inference."),
         op_output_tokens=_tokens(m, sc.GEN_AI_CLIENT_INFERENCE_OP_OUTPUT_TOKENS,
@@ -207,7 +221,7 @@ def _genai_instruments(m: Meter) -> _Instruments:
                                      sc.GEN_AI_INVOCATION_BUCKETS),
         execute_tool_duration=_seconds(m, sc.GEN_AI_EXECUTE_TOOL_DURATION,
                                        "Tool execution duration."),
-        cost=m.create_counter(sc.AIOBS_GENAI_COST, unit="{USD}",
+        cost=deferred_counter(m, sc.AIOBS_GENAI_COST, unit="{USD}",
                               description="Estimated cost of LLM calls from the pricing table."),
     )
 
@@ -279,9 +293,9 @@ class LLMInvocation(Scope):
         self.response = ResponseInfo()
         self.usage = Usage()
         self._accumulator: Accumulator | None = None
-        self._first_chunk_ns: int | None = None
-        self._last_chunk_ns = 0
-        self._gaps: list[float] = []
+        self._chunk_ns: list[int] = []  # arrival time of each streamed chunk (perf counter)
+        self._attach_base: otel_context.Context | None = None
+        self._attach_context: otel_context.Context | None = None
         self._content = Content()
         self._output_messages: list[dict[str, Any]] | None = None
         self._raw_response: Any = None
@@ -290,8 +304,15 @@ class LLMInvocation(Scope):
 
     # -- context -----------------------------------------------------------------------------------
     def attach(self) -> object:
-        ctx = trace.set_span_in_context(self.span)
-        return otel_context.attach(otel_context.set_value(_INFERENCE_KEY, self, ctx))
+        # A decorated generator attaches once per chunk: reuse the context built on the same
+        # parent context (contexts are immutable).
+        parent = otel_context.get_current()
+        ctx = self._attach_context
+        if ctx is None or parent is not self._attach_base:
+            ctx = otel_context.set_value(_INFERENCE_KEY, self,
+                                         trace.set_span_in_context(self.span, parent))
+            self._attach_base, self._attach_context = parent, ctx
+        return otel_context.attach(ctx)
 
     # -- request -----------------------------------------------------------------------------------
     def set_request(self, model: str | None = None, kwargs: Mapping[str, Any] | None = None,
@@ -448,17 +469,13 @@ class LLMInvocation(Scope):
 
     # -- streaming ---------------------------------------------------------------------------------
     def on_chunk(self, chunk: Any) -> None:
-        """One streamed chunk arrived: timing (first chunk, gaps) and accumulation."""
-        now = time.perf_counter_ns()
-        if self._first_chunk_ns is None:
-            self._first_chunk_ns = now
-            self.stream = True
-        else:
-            self._gaps.append((now - self._last_chunk_ns) / 1e9)
-        self._last_chunk_ns = now
+        """One streamed chunk arrived: its arrival time (TTFC and gaps are computed at the end,
+        the gaps only when metrics are collected) and accumulation."""
+        self._chunk_ns.append(_clock_ns())
         try:
             accumulator = self._accumulator
             if accumulator is None:
+                self.stream = True
                 accumulator = self._accumulator = self.adapter.new_accumulator()
             accumulator.add(chunk)
         except Exception as exc:
@@ -526,8 +543,8 @@ class LLMInvocation(Scope):
                 span.set_attributes(attrs)
             if want_event:
                 self._emit_event(attrs, content, error)
-        # recorded with the span's context, so exemplars point at this span
-        self._record_metrics(error, cost, trace.set_span_in_context(span))
+        # recorded with the span's context (built at collection), so exemplars point at it
+        self._record_metrics(error, cost, span)
 
     def _final_attributes(self, error: BaseException | None, cost: Any) -> dict[str, Any]:
         response = self.response
@@ -535,9 +552,9 @@ class LLMInvocation(Scope):
         attrs: dict[str, Any] = {}
         if self.stream:
             attrs[sc.GEN_AI_REQUEST_STREAM] = True
-            if self._first_chunk_ns is not None:
+            if self._chunk_ns:
                 attrs[sc.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = (
-                    (self._first_chunk_ns - self.start_ns) / 1e9)
+                    (self._chunk_ns[0] - self.start_ns) / 1e9)
             if self._accumulator is not None:
                 attrs[sc.AIOBS_GENAI_STREAM_CHUNKS] = self._accumulator.chunks
         if response.model is not None:
@@ -608,86 +625,144 @@ class LLMInvocation(Scope):
             context=trace.set_span_in_context(self.span),
         )
 
-    def _metric_attributes(self, error: BaseException | None) -> dict[str, Any]:
-        attrs: dict[str, Any] = {sc.GEN_AI_OPERATION_NAME: self.operation,
-                                 sc.GEN_AI_PROVIDER_NAME: self.provider}
-        if self.request_model is not None:
-            attrs[sc.GEN_AI_REQUEST_MODEL] = self.request_model
-        if self.response.model is not None:
-            attrs[sc.GEN_AI_RESPONSE_MODEL] = self.response.model
-        if self.server_address is not None:
-            attrs[sc.SERVER_ADDRESS] = self.server_address
-        if self.server_port is not None:
-            attrs[sc.SERVER_PORT] = self.server_port
-        if error is not None:
-            attrs[sc.ERROR_TYPE] = error_type(error)
-        return attrs
+    def _metric_attributes(self, error: BaseException | None) -> _AttributeSets:
+        error_name = error_type(error) if error is not None else None
+        key = (self.operation, self.provider, self.request_model, self.response.model,
+               self.server_address, self.server_port, error_name)
+        sets = _ATTRIBUTE_SETS.get(key)
+        if sets is None:
+            attrs: dict[str, Any] = {sc.GEN_AI_OPERATION_NAME: self.operation,
+                                     sc.GEN_AI_PROVIDER_NAME: self.provider}
+            if self.request_model is not None:
+                attrs[sc.GEN_AI_REQUEST_MODEL] = self.request_model
+            if self.response.model is not None:
+                attrs[sc.GEN_AI_RESPONSE_MODEL] = self.response.model
+            if self.server_address is not None:
+                attrs[sc.SERVER_ADDRESS] = self.server_address
+            if self.server_port is not None:
+                attrs[sc.SERVER_PORT] = self.server_port
+            if error_name is not None:
+                attrs[sc.ERROR_TYPE] = error_name
+            if len(_ATTRIBUTE_SETS) >= _ATTRIBUTE_SETS_MAX:  # many models: stay bounded
+                _ATTRIBUTE_SETS.clear()
+            sets = _ATTRIBUTE_SETS[key] = _AttributeSets(attrs)
+        return sets
 
-    def _record_metrics(self, error: BaseException | None, cost: Any,
-                        ctx: otel_context.Context) -> None:
+    def _record_metrics(self, error: BaseException | None, cost: Any, span: Span) -> None:
         instruments = _genai_instruments.get()
-        attrs = self._metric_attributes(error)
+        sets = self._metric_attributes(error)
+        attrs = sets.base
         duration = self.elapsed_s()
         usage = self.usage
         embeddings = self.operation == sc.GEN_AI_OP_EMBEDDINGS
         if self.config.latest:
             if embeddings:
-                instruments.embeddings_duration.record(duration, attrs, ctx)
+                instruments.embeddings_duration.record(duration, attrs, span=span)
                 if error is None and usage.input_tokens is not None:
-                    instruments.embeddings_input_tokens.record(usage.input_tokens, attrs, ctx)
+                    instruments.embeddings_input_tokens.record(usage.input_tokens, attrs,
+                                                               span=span)
             else:
-                self._record_latest_inference(instruments, attrs, duration, error, ctx)
+                self._record_latest_inference(instruments, sets, duration, error, span)
         else:
-            instruments.operation_duration.record(duration, attrs, ctx)
+            instruments.operation_duration.record(duration, attrs, span=span)
             if usage.input_tokens is not None:
                 instruments.token_usage.record(
                     usage.input_tokens,
-                    {**attrs, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_INPUT}, ctx)
+                    sets.plus(sc.GEN_AI_TOKEN_TYPE, sc.GEN_AI_TOKEN_TYPE_INPUT), span=span)
             if usage.output_tokens is not None and not embeddings:
                 instruments.token_usage.record(
                     usage.output_tokens,
-                    {**attrs, sc.GEN_AI_TOKEN_TYPE: sc.GEN_AI_TOKEN_TYPE_OUTPUT}, ctx)
-            self._record_stream_timing(instruments.op_ttfc, instruments.op_tpoc, attrs, ctx)
+                    sets.plus(sc.GEN_AI_TOKEN_TYPE, sc.GEN_AI_TOKEN_TYPE_OUTPUT), span=span)
+            self._record_stream_timing(instruments.op_ttfc, instruments.op_tpoc, sets, span)
         if cost is not None:
-            cost_attrs = {k: v for k, v in attrs.items() if k != sc.ERROR_TYPE}
-            cost_attrs[sc.AIOBS_GENAI_COST_CURRENCY] = cost.currency
-            instruments.cost.add(cost.amount, cost_attrs, ctx)
+            instruments.cost.add(cost.amount, sets.cost(cost.currency), span=span)
 
-    def _record_latest_inference(self, instruments: _Instruments, attrs: dict[str, Any],
+    def _record_latest_inference(self, instruments: _Instruments, sets: _AttributeSets,
                                  duration: float, error: BaseException | None,
-                                 ctx: otel_context.Context) -> None:
+                                 span: Span) -> None:
         usage = self.usage
-        instruments.inference_duration.record(duration, attrs, ctx)
+        attrs = sets.base
+        instruments.inference_duration.record(duration, attrs, span=span)
+        text = sets.plus(sc.GEN_AI_TOKEN_MODALITY, "text")
         # usage counters: every inference, failed ones included; 0/"unknown" when not reported
         for counter, value in ((instruments.usage_input, usage.input_tokens),
                                (instruments.usage_output, usage.output_tokens)):
             if value is None:
-                counter.add(0, {**attrs, sc.GEN_AI_TOKEN_MODALITY: "unknown"}, ctx)
+                counter.add(0, sets.plus(sc.GEN_AI_TOKEN_MODALITY, "unknown"), span=span)
             else:
-                counter.add(value, {**attrs, sc.GEN_AI_TOKEN_MODALITY: "text"}, ctx)
+                counter.add(value, text, span=span)
         for counter, value in ((instruments.usage_cache_read, usage.cache_read_input_tokens),
                                (instruments.usage_cache_write, usage.cache_creation_input_tokens),
                                (instruments.usage_reasoning, usage.reasoning_tokens)):
             if value is not None:
-                counter.add(value, {**attrs, sc.GEN_AI_TOKEN_MODALITY: "text"}, ctx)
+                counter.add(value, text, span=span)
         if error is None:  # per-operation histograms skip failed operations
             if usage.input_tokens is not None:
-                instruments.op_input_tokens.record(usage.input_tokens, attrs, ctx)
+                instruments.op_input_tokens.record(usage.input_tokens, attrs, span=span)
             if usage.output_tokens is not None:
-                instruments.op_output_tokens.record(usage.output_tokens, attrs, ctx)
-        self._record_stream_timing(instruments.inference_ttfc, instruments.inference_tpoc, attrs,
-                                   ctx)
+                instruments.op_output_tokens.record(usage.output_tokens, attrs, span=span)
+        self._record_stream_timing(instruments.inference_ttfc, instruments.inference_tpoc, sets,
+                                   span)
 
-    def _record_stream_timing(self, ttfc: Histogram, tpoc: Histogram, attrs: dict[str, Any],
-                              ctx: otel_context.Context) -> None:
-        if self._first_chunk_ns is None:
+    def _record_stream_timing(self, ttfc: DeferredHistogram, tpoc: DeferredHistogram,
+                              sets: _AttributeSets, span: Span) -> None:
+        times = self._chunk_ns
+        if not times:
             return
-        timing_attrs = {k: v for k, v in attrs.items() if k != sc.ERROR_TYPE}
-        ttfc.record((self._first_chunk_ns - self.start_ns) / 1e9, timing_attrs, ctx)
-        record = tpoc.record
-        no_span = _EMPTY_CONTEXT  # per-chunk points skip exemplar sampling: it costs per chunk
-        for gap in self._gaps:
-            record(gap, timing_attrs, no_span)
+        self._chunk_ns = []  # handed over: the gaps are computed from it at collection
+        attrs = sets.without_error()
+        ttfc.record((times[0] - self.start_ns) / 1e9, attrs, span=span)
+        if len(times) > 1:
+            # one entry for the whole stream; per-chunk points skip exemplar sampling
+            tpoc.record_series(_gaps_s(times), attrs, NO_EXEMPLAR)
+
+
+class _AttributeSets:
+    """The metric attribute mappings of one (operation, provider, models, server, error) key,
+    built once and shared by every call with that key: deferred values keep a reference, so
+    these are never mutated."""
+
+    __slots__ = ("_derived", "base")
+
+    def __init__(self, base: dict[str, Any]) -> None:
+        self.base = base
+        self._derived: dict[Any, dict[str, Any]] = {}
+
+    def plus(self, key: str, value: Any) -> dict[str, Any]:
+        """``base`` with one more attribute."""
+        derived = self._derived.get((key, value))
+        if derived is None:
+            derived = self._derived[(key, value)] = {**self.base, key: value}
+        return derived
+
+    def without_error(self) -> dict[str, Any]:
+        if sc.ERROR_TYPE not in self.base:
+            return self.base
+        derived = self._derived.get(sc.ERROR_TYPE)
+        if derived is None:
+            derived = {k: v for k, v in self.base.items() if k != sc.ERROR_TYPE}
+            self._derived[sc.ERROR_TYPE] = derived
+        return derived
+
+    def cost(self, currency: str) -> dict[str, Any]:
+        """Cost attributes: no ``error.type``, plus the currency."""
+        derived = self._derived.get(("cost", currency))
+        if derived is None:
+            derived = {**self.without_error(), sc.AIOBS_GENAI_COST_CURRENCY: currency}
+            self._derived[("cost", currency)] = derived
+        return derived
+
+
+_ATTRIBUTE_SETS_MAX = 1024
+_ATTRIBUTE_SETS: dict[tuple[Any, ...], _AttributeSets] = {}
+
+
+def _gaps_s(times: list[int]) -> Iterator[float]:
+    """Seconds between consecutive chunk arrivals (lazy: runs when metrics are collected)."""
+    previous = times[0]
+    for now in itertools.islice(times, 1, None):
+        yield (now - previous) / 1e9
+        previous = now
 
 
 class AbandonedStreamError(Exception):
@@ -1092,16 +1167,16 @@ class InvocationScope(Scope):
         if error is not None:
             attrs = {**attrs, sc.ERROR_TYPE: error_type(error)}
         duration = self.elapsed_s()
-        context = trace.set_span_in_context(self.span)  # exemplars point at this span
+        span = self.span  # exemplars point at this span
         if self.kind == sc.GEN_AI_OP_EXECUTE_TOOL:
-            instruments.execute_tool_duration.record(duration, attrs, context)
+            instruments.execute_tool_duration.record(duration, attrs, span=span)
         elif self.config.latest:
             instruments.invocation_duration.record(
-                duration, {**attrs, sc.GEN_AI_INVOCATION_IS_NESTED: self.is_nested}, context)
+                duration, {**attrs, sc.GEN_AI_INVOCATION_IS_NESTED: self.is_nested}, span=span)
         elif self.kind == sc.GEN_AI_OP_INVOKE_AGENT:
-            instruments.invoke_agent_duration.record(duration, attrs, context)
+            instruments.invoke_agent_duration.record(duration, attrs, span=span)
         else:
-            instruments.invoke_workflow_duration.record(duration, attrs, context)
+            instruments.invoke_workflow_duration.record(duration, attrs, span=span)
 
 
 def _jsonable(value: Any) -> Any:

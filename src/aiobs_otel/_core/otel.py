@@ -104,10 +104,18 @@ class InstrumentSet(Generic[T]):
     def __init__(self, key: str, build: Callable[[Meter], T]) -> None:
         self._key = f"instruments:{key}"
         self._build = build
+        self._memo: tuple[int, T] | None = None  # (generation, instruments): the per-call path
 
     def get(self) -> T:
+        memo = self._memo
+        stat = state.STATE
+        if memo is not None and memo[0] == stat.generation and stat.configured:
+            return memo[1]
+        generation = stat.generation  # read first: a change meanwhile only misses the memo
         _ensure_ready()
-        return _cached(self._key, lambda: self._build(_cached("meter", _build_meter)))
+        value = _cached(self._key, lambda: self._build(_cached("meter", _build_meter)))
+        self._memo = (generation, value)
+        return value
 
 
 def instrument_set(key: str) -> Callable[[Callable[[Meter], T]], InstrumentSet[T]]:

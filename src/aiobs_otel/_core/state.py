@@ -28,6 +28,9 @@ class _State:
     # Bumped whenever the providers change so cached tracers/instruments are rebuilt.
     generation: int = 0
     shutdown_callbacks: list[Callable[[], None]] = field(default_factory=list)
+    # True after shutdown() until the next explicit configure(): telemetry calls made after
+    # shutdown are no-ops instead of silently configuring a new pipeline (e.g. during exit).
+    shut_down: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
@@ -91,4 +94,5 @@ def reset() -> None:
         STATE.owns_providers = False
         STATE.generation += 1
         STATE.shutdown_callbacks.clear()
+        STATE.shut_down = False
         disabled = False

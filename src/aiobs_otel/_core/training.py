@@ -15,8 +15,9 @@ How it stays off the critical path:
   the step's CUDA event has completed, so no call ever waits for the device.
 * On CUDA the step time is measured by a ring of ``torch.cuda.Event`` pairs polled with
   ``query()``; elsewhere with the host clock.
-* Every step's time and data wait go into histograms, but the SDK records are made when metrics
-  are collected (on the export thread): the step only appends to a buffer. Gauges and counters
+* Every step's time and data wait go into deferred histograms (:mod:`.deferred`): the step only
+  appends to a buffer, and the SDK records are made when metrics are collected (on the export
+  thread). Gauges and counters
   (loss, grad norm, learning rate, throughput, MFU, samples, tokens, steps) are observable
   instruments that read the run's latest figures at collection. So a step makes no SDK call
   unless its span is sampled. All carry ``aiobs.training.run.name``.
@@ -43,7 +44,8 @@ from opentelemetry.metrics import CallbackOptions, Counter, Histogram, Meter, Ob
 from opentelemetry.trace import INVALID_SPAN, Span, SpanKind, Status, StatusCode
 
 from .. import semconv
-from . import errors, flops, state
+from . import deferred, errors, flops, state
+from .deferred import NO_EXEMPLAR, DeferredHistogram, deferred_histogram
 from .otel import event_logger, instrument_set, tracer
 from .wrapping import NOOP_SCOPE, Operation, Scope, error_type
 
@@ -78,12 +80,10 @@ _live: list[TrainingRun] = []
 _finished: deque[TrainingRun] = deque(maxlen=_FINISHED_KEPT)
 _registry_lock = threading.Lock()
 _implicit: list[TrainingRun] = []
-_NO_SPAN = Context()  # recording context for histograms outside a sampled step: no exemplar
-# Histogram values wait here (an append on the hot path) and are recorded into the SDK when
-# metrics are collected (or inline once too many wait, e.g. when nothing ever collects).
+_NO_SPAN: Context = NO_EXEMPLAR  # histograms outside a sampled step: no exemplar
+# Step-time and data-wait values waiting for a collection, per histogram (steps can be short and
+# share one attribute mapping per run: deeper than the default), then the caller records.
 _BUFFER_CAP = 1 << 16
-_step_durations: deque[tuple[float, Any, dict[str, str]]] = deque()
-_data_waits: deque[tuple[float, dict[str, str]]] = deque()
 
 
 # --- instruments ----------------------------------------------------------------------------------
@@ -91,36 +91,21 @@ _data_waits: deque[tuple[float, dict[str, str]]] = deque()
 
 @dataclass(frozen=True)
 class _Instruments:
-    step_duration: Histogram
-    data_wait: Histogram
+    step_duration: DeferredHistogram
+    data_wait: DeferredHistogram
     checkpoint: Histogram
     anomalies: Counter
 
 
 def flush_histograms() -> None:
-    """Record the buffered step-time and data-wait values into the SDK histograms."""
-    if _step_durations or _data_waits:
-        instruments = _instruments.get()
-        _flush_into(instruments.step_duration, instruments.data_wait)
+    """Record the buffered step-time and data-wait values into the SDK histograms now."""
+    instruments = _instruments.get()
+    _flush_into(instruments.step_duration, instruments.data_wait)
 
 
-def _flush_into(step_duration: Histogram, data_wait: Histogram) -> None:
-    record = step_duration.record
-    durations, waits = _step_durations, _data_waits
-    while durations:
-        try:
-            value, span, attributes = durations.popleft()
-        except IndexError:
-            break
-        record(value, attributes,
-               context=_NO_SPAN if span is None else trace.set_span_in_context(span))
-    record = data_wait.record
-    while waits:
-        try:
-            wait, attributes = waits.popleft()
-        except IndexError:
-            break
-        record(wait, attributes, context=_NO_SPAN)
+def _flush_into(step_duration: DeferredHistogram, data_wait: DeferredHistogram) -> None:
+    step_duration.drain()
+    data_wait.drain()
 
 
 def _observer(field: str, flush: Callable[[], None]
@@ -132,8 +117,7 @@ def _observer(field: str, flush: Callable[[], None]
             if state.STATE.configured:  # during shutdown the drain already ran (_drain_all)
                 for run in runs:
                     run.drain(policy="export")
-            if _step_durations or _data_waits:
-                flush()  # into this meter's histograms (never re-resolved during shutdown)
+            flush()  # what the runs' drain just added (bound instruments: no re-resolving)
             for run in runs:
                 value = getattr(run, field)
                 if value is not None:
@@ -146,15 +130,15 @@ def _observer(field: str, flush: Callable[[], None]
 @instrument_set("training")
 def _instruments(m: Meter) -> _Instruments:
     buckets = semconv.TRAINING_DURATION_BUCKETS
-    step_duration = m.create_histogram(
-        semconv.TRAINING_STEP_DURATION, unit="s",
+    step_duration = deferred_histogram(
+        m, semconv.TRAINING_STEP_DURATION, unit="s",
         description="Duration of one training step (device time on CUDA, host otherwise).",
-        explicit_bucket_boundaries_advisory=buckets,
+        explicit_bucket_boundaries_advisory=buckets, capacity=_BUFFER_CAP,
     )
-    data_wait = m.create_histogram(
-        semconv.TRAINING_DATA_WAIT_DURATION, unit="s",
+    data_wait = deferred_histogram(
+        m, semconv.TRAINING_DATA_WAIT_DURATION, unit="s",
         description="Time spent waiting for the data loader before a step.",
-        explicit_bucket_boundaries_advisory=buckets,
+        explicit_bucket_boundaries_advisory=buckets, capacity=_BUFFER_CAP,
     )
     flush = functools.partial(_flush_into, step_duration, data_wait)
     for name, field, unit, description in (
@@ -232,7 +216,7 @@ def _drain_all() -> None:
             with errors.guard("training.drain_all"):
                 run.drain(policy="final")
         with errors.guard("training.flush"):
-            flush_histograms()
+            flush_histograms()  # drain_all (registered by .deferred) runs after this, too
     finally:
         with state.STATE.lock:
             state.STATE.configured = was_configured
@@ -613,9 +597,8 @@ class TrainingRun(Scope):
         try:
             self._wait_ns += wait_ns
             self._wait_first = self._wait_first or first_batch
-            _data_waits.append((wait_ns / 1e9, self.metric_attributes))
-            if len(_data_waits) > _BUFFER_CAP:
-                flush_histograms()
+            _instruments.get().data_wait.record(wait_ns / 1e9, self.metric_attributes,
+                                                _NO_SPAN)
         except Exception as exc:
             errors.report("training.data_wait", exc)
 
@@ -818,10 +801,11 @@ class TrainingRun(Scope):
             loss, grad_norm, lr = _read(loss), _read(grad_norm), _read(lr)
         recording = step.sampled and step.span.is_recording()
         # the sampled step span is the histogram's exemplar; no exemplar lookup otherwise
-        _step_durations.append((duration, step.span if recording else None,
-                                self.metric_attributes))
-        if len(_step_durations) > _BUFFER_CAP:
-            flush_histograms()
+        if recording:
+            _instruments.get().step_duration.record(duration, self.metric_attributes,
+                                                    span=step.span)
+        else:
+            _instruments.get().step_duration.record(duration, self.metric_attributes, _NO_SPAN)
         wait = step.data_wait_ns / 1e9
         wall = duration + wait
         self.total_steps += 1
@@ -1254,6 +1238,5 @@ def reset_for_tests() -> None:
     with _registry_lock:
         _live.clear()
         _finished.clear()
-    _step_durations.clear()
-    _data_waits.clear()
+    deferred.discard_pending()
     _implicit.clear()

@@ -53,6 +53,11 @@ class Metric:
                 f"sum by ({by}) (rate({self.sel(matchers, '_count')}[{RATE}]))")
 
 
+def zero(expr: str) -> str:
+    """``expr``, or 0 when it has no series: for counts of bad things, 0 beats "No data"."""
+    return f"({expr}) or vector(0)"
+
+
 def L(key: str) -> str:
     """The Prometheus label of an attribute key."""
     return _promnames.label(key)
@@ -148,10 +153,10 @@ def _genai() -> Dashboard:
         Panel("Requests per second by model", [Target(duration.rate(model), f"{{{{{model}}}}}")],
               "reqps"),
         Panel("Errors per second by error.type",
-              [Target(duration.rate(err, failed), f"{{{{{err}}}}}")], "reqps",
+              [Target(zero(duration.rate(err, failed)), f"{{{{{err}}}}}")], "reqps",
               description="Failed calls by error.type (exception class or HTTP status)."),
         Panel("Rate limits and overloads (429/503/5xx)",
-              [Target(duration.rate(model, throttled), f"{{{{{model}}}}}")], "reqps",
+              [Target(zero(duration.rate(model, throttled)), f"{{{{{model}}}}}")], "reqps",
               description="Calls that failed as rate-limited (429) or unavailable (5xx)."),
         Panel("Error ratio", [Target(
             f"({duration.total('rate', RATE, '', failed)} or vector(0)) / "
@@ -228,11 +233,11 @@ def _training() -> Dashboard:
         Panel("Gradient norm", [Target(f"avg by ({by}) ({grad.sel()})", legend)],
               "short"),
         Panel("Anomalies by kind", [Target(
-            f"sum by ({kind}) (increase({anomalies.sel()}[$__range]))", f"{{{{{kind}}}}}")],
+            zero(f"sum by ({kind}) (increase({anomalies.sel()}[$__range]))"), f"{{{{{kind}}}}}")],
             "short", kind="bargauge",
             description="NaN/Inf loss or gradient norm, loss spikes and data stalls."),
         Panel("Anomalies per minute", [Target(
-            f"sum by ({kind}) (rate({anomalies.sel()}[{RATE}])) * 60", f"{{{{{kind}}}}}")],
+            zero(f"sum by ({kind}) (rate({anomalies.sel()}[{RATE}])) * 60"), f"{{{{{kind}}}}}")],
             "short"),
     ])
 
@@ -283,7 +288,7 @@ def _gpu() -> Dashboard:
             f"{legend} {{{{{reason}}}}}")], "short",
             description="1 while a reason slows the clocks (power cap, thermal, idle, ...)."),
         Panel("GPU errors by type", [Target(
-            f"sum by (instance, {gpu}, {err}) (increase({errors.sel()}[$__range]))",
+            zero(f"sum by (instance, {gpu}, {err}) (increase({errors.sel()}[$__range]))"),
             f"{legend} {{{{{err}}}}}")], "short", kind="bargauge"),
     ])
 
@@ -315,10 +320,10 @@ def _data() -> Dashboard:
         Panel("Records out per second", [Target(records_out.rate(by_stage), stage_legend)],
               "short"),
         Panel("Dropped records by reason", [Target(
-            f"sum by ({by_stage}, {reason}) (increase({dropped.sel()}[$__range]))",
+            zero(f"sum by ({by_stage}, {reason}) (increase({dropped.sel()}[$__range]))"),
             f"{stage_legend} {{{{{reason}}}}}")], "short", kind="bargauge"),
         Panel("Stage failures by error.type", [Target(
-            f"sum by ({by_stage}, {err}) (increase({failures.sel()}[$__range]))",
+            zero(f"sum by ({by_stage}, {err}) (increase({failures.sel()}[$__range]))"),
             f"{stage_legend} {{{{{err}}}}}")], "short", kind="bargauge"),
         Panel("Stage duration p95", [Target(duration.quantile(0.95, by_stage), stage_legend)],
               "s"),

@@ -136,8 +136,9 @@ def line_chart(title: str, series: Sequence[Series], *, x_time: bool = False, x_
     lo = min(ys) if y_min is None else y_min
     hi = max(ys) if y_max is None else y_max
     if log_y:
-        ticks = [float(10 ** e) for e in range(math.floor(math.log10(lo)),
-                                               math.ceil(math.log10(hi)) + 1)]
+        low_e, high_e = math.floor(math.log10(lo)), math.ceil(math.log10(hi))
+        stride = max(1, math.ceil((high_e - low_e) / 7))  # at most ~8 labelled decades
+        ticks = [float(10 ** e) for e in range(low_e, high_e + stride, stride)]
         if len(ticks) < 2:
             ticks.append(ticks[0] * 10)
     else:
@@ -215,6 +216,11 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series | t
              for s in series]
     if not categories or not named or not any(any(v for v in values) for _, values in named):
         return None
+    palette = list(colors) if colors else [color(i) for i in range(len(named))]
+    # A series with nothing in it (no failures, say) is left out, legend included.
+    kept = [i for i, (_, values) in enumerate(named) if any(values)]
+    named = [named[i] for i in kept]
+    palette = [palette[i % len(palette)] for i in kept]
     rows = len(categories)
     band = 26.0 if stacked or len(named) == 1 else 14.0 * len(named) + 8
     height = int(MARGIN_TOP + rows * band + MARGIN_BOTTOM)
@@ -236,7 +242,6 @@ def bar_chart(title: str, categories: Sequence[str], series: Sequence[Series | t
                    f'y2="{height - MARGIN_BOTTOM}"/>')
         out.append(f'<text class="tick" x="{px(tick):.1f}" y="{height - MARGIN_BOTTOM + 16}" '
                    f'text-anchor="middle">{escape(fmt_number(tick, unit))}</text>')
-    palette = list(colors) if colors else [color(i) for i in range(len(named))]
     for row, category in enumerate(categories):
         y = MARGIN_TOP + row * band
         out.append(f'<text class="cat" x="{left - 8}" y="{y + band / 2 + 4:.1f}" '

@@ -168,7 +168,7 @@ def llm_section(data: SinkData) -> Section | None:
         section.stats.insert(4, ("cost", fmt_number(total_cost, "$")))
     charts = [
         line_chart("Latency by model", [Series(m, latency[m]) for m in models], x_time=True,
-                   y_unit="s", show_points=True, note="one dot per call"),
+                   y_unit="s", show_points=True, note="one dot per call", y_min=0),
         line_chart("Cumulative cost by model", [Series(m, cost_points[m]) for m in models
                                                 if m in cost_points], x_time=True, y_unit="$"),
     ]
@@ -184,8 +184,42 @@ def llm_section(data: SinkData) -> Section | None:
         charts.append(bar_chart("Errors by error.type", names,
                                 [("calls", [float(errors[e]) for e in names])],
                                 colors=["#e15759"]))
+    ttfc_key = _name("GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK")
+    first_chunk: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for span in spans:
+        value = _number(span.attributes.get(ttfc_key)) if ttfc_key else None
+        if value is not None:
+            first_chunk[_attr(span, *model_keys, default="(unknown model)")].append(
+                (span.start_ns / 1e9, value))
+    if first_chunk:
+        charts.append(line_chart("Time to first chunk (streaming)",
+                                 [Series(m, p) for m, p in sorted(first_chunk.items())],
+                                 x_time=True, y_unit="s", show_points=True, y_min=0))
+    charts.append(_tools_chart(data))
     section.charts = [c for c in charts if c is not None]
     return section
+
+
+def _tools_chart(data: SinkData) -> Chart | None:
+    op_key, tool_key = _name("GEN_AI_OPERATION_NAME"), _name("GEN_AI_TOOL_NAME")
+    tool_op = _name("GEN_AI_OP_EXECUTE_TOOL")
+    durations: dict[str, list[float]] = defaultdict(list)
+    failed: dict[str, int] = defaultdict(int)
+    for span in data.spans:
+        if op_key and tool_op and span.attributes.get(op_key) == tool_op:
+            name = _attr(span, tool_key, default=span.name)
+            durations[name].append(span.duration_s)
+            failed[name] += int(span.is_error)
+    if not durations:
+        return None
+    names = sorted(durations, key=lambda n: (-len(durations[n]), n))[:12]
+    return bar_chart("Tool calls", names,
+                     [("ok", [float(len(durations[n]) - failed[n]) for n in names]),
+                      ("failed", [float(failed[n]) for n in names])],
+                     stacked=True, colors=["#59a14f", "#e15759"],
+                     note="mean " + ", ".join(
+                         f"{n} {fmt_number(sum(durations[n]) / len(durations[n]), 's')}"
+                         for n in names[:3]))
 
 
 def training_section(data: SinkData) -> Section | None:

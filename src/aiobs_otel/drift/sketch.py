@@ -11,7 +11,7 @@ is the histogram of the union, whatever the order (associative and commutative).
 >>> h = ExpHistogram()
 >>> h.update(np.array([0.5, 1.0, 2.0, 3.0, np.nan]))
 >>> h.count, h.nan_count, h.scale
-(4, 1, 20)
+(4, 1, 5)
 
 :class:`CategoricalSketch` counts a reference's top-K categories plus ``other`` (seen in the
 reference, outside the top K) and ``unseen`` (never seen in the reference).
@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import math
 import struct
+import threading
 import zlib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -53,62 +54,83 @@ def bucket_bounds(scale: int, index: npt.NDArray[Any] | int) -> tuple[Any, Any]:
 
 
 _LOG2_MIN_NORMAL = -1022.0
+_CHUNK = 32768  # values per pass: the work buffers stay in the L2 cache
+_MAGIC = 4503599627370496.0  # 2**52: added to an integer-valued float, it leaves the integer in
+_LOW_BITS = (1 << 52) - 1  # the low mantissa bits, so a bit mask replaces a float -> int cast
 
 
-def _nudge_inexact_powers(t: Floats, x: Floats) -> bool:
-    """Where ``log2`` rounded to an integer for a value that is not a power of two, step up.
+class _Scratch(threading.local):
+    """Work buffers of one thread, reused by every update (numpy drops the GIL in its loops)."""
 
-    Within an ulp above ``2**k`` ``np.log2`` returns exactly ``k``, which would put the value
-    in the bucket below; nudging keeps every scale (the exponent method at scale <= 0
-    included) on the index the OTel definition gives.
+    def __init__(self) -> None:
+        self.size = 0
+        self.floats_a: Floats = np.empty(0)
+        self.floats_b: Floats = np.empty(0)
+        self.ints: Counts = np.empty(0, dtype=_I64)
+        self.flags: npt.NDArray[np.bool_] = np.empty(0, dtype=np.bool_)
+
+    def take(self, n: int) -> tuple[Floats, Floats, Counts, npt.NDArray[np.bool_]]:
+        if n > self.size:
+            size = max(n, 4096)
+            self.floats_a, self.floats_b = np.empty(size), np.empty(size)
+            self.ints = np.empty(size, dtype=_I64)
+            self.flags = np.empty(size, dtype=np.bool_)
+            self.size = size
+        return self.floats_a[:n], self.floats_b[:n], self.ints[:n], self.flags[:n]
+
+
+_SCRATCH = _Scratch()
+
+
+def _ceil_indices(t: Floats, u: Floats, hit: npt.NDArray[np.bool_], values: Floats,
+                  factor: float) -> None:
+    """``u = ceil(t * factor)``: the OTel index + 1 of each value, ``t`` holding ``log2 |value|``.
+
+    Exact powers of two give an integer product and so their own (upper-bound) bucket. The
+    one rounding to correct: just above ``2**k`` (k not tiny) ``np.log2`` returns exactly
+    ``k``; such values, found among the integer products, are moved up one bucket, which is
+    what the exponent (frexp) definition gives at every scale <= 0 and the mantissa one above.
+    Values that ``log2`` rounds onto an integer from below already land right. ``t`` is
+    scaled in place.
     """
-    whole = t == np.rint(t)
-    if not whole.any():
-        return False
-    hit = np.flatnonzero(whole)
-    mantissa, _ = np.frexp(x[hit])
-    inexact = hit[np.abs(mantissa) != 0.5]
-    if inexact.size == 0:
-        return False
-    t[inexact] = np.nextafter(t[inexact], np.inf)
-    return True
+    if factor != 1.0:
+        np.multiply(t, factor, out=t)
+    np.ceil(t, out=u)
+    np.equal(t, u, out=hit)
+    if hit.tobytes().find(1) < 0:  # a byte search: much cheaper than hit.any()
+        return
+    at = np.flatnonzero(hit)
+    mantissa, exponent = np.frexp(np.abs(values[at]))
+    power_below = (exponent - 1.0) * factor
+    nudge = (t[at] == power_below) & (mantissa != 0.5)
+    if nudge.any():
+        u[at[nudge]] += 1.0
 
 
-def _exact_log2(magnitudes: Floats) -> Floats:
-    """``log2`` that is an integer only for exact powers of two.
-
-    Within an ulp above ``2**k`` ``np.log2`` rounds to ``k``, which would put the value in the
-    bucket below; such results are nudged up so every scale (the exponent method at scale <= 0
-    included) gets the index the OTel definition gives.
-    """
-    t = np.log2(magnitudes)
-    whole = t == np.floor(t)
-    if whole.any():
-        hit = np.flatnonzero(whole)
-        mantissa, _ = np.frexp(magnitudes[hit])
-        inexact = hit[mantissa != 0.5]
-        t[inexact] = np.nextafter(t[inexact], np.inf)
-    return t
-
-
-def _log2_indices(magnitudes: Floats, scale: int) -> Floats:
-    """``ceil(log2(m) * 2**scale) - 1`` as floats (exact integers), the OTel index at ``scale``.
-
-    Indices at any lower scale are these shifted right, for the same float ``log2(m)``, so every
-    histogram computes identical buckets for a value whichever scale it holds.
-    """
-    t = _exact_log2(magnitudes)
-    if scale != 0:
-        t *= 2.0**scale
-    np.ceil(t, out=t)
-    t -= 1.0
-    return t
+def _log2_magnitudes(values: Floats, out: Floats) -> Floats:
+    """``log2 |values|`` into ``out``, subnormals mapped to the lowest normal bucket."""
+    np.abs(values, out=out)
+    np.log2(out, out=out)
+    np.maximum(out, _LOG2_MIN_NORMAL, out=out)
+    return out
 
 
 def map_to_index(values: npt.ArrayLike, scale: int) -> npt.NDArray[np.int64]:
     """The OTel exponential-histogram bucket index of each ``|value|`` (non-zero, finite)."""
-    mags = np.maximum(np.abs(np.asarray(values, dtype=np.float64)), _MIN_NORMAL)
-    return _log2_indices(np.atleast_1d(mags), scale).astype(_I64)
+    x = np.atleast_1d(np.asarray(values, dtype=np.float64)).ravel()
+    t = _log2_magnitudes(x, np.empty(x.size))
+    u = np.empty(x.size)
+    _ceil_indices(t, u, np.empty(x.size, dtype=np.bool_), x, 2.0**scale)
+    return u.astype(_I64) - 1
+
+
+def _downscale_counts(first: int, counts: Counts, by: int) -> tuple[int, Counts]:
+    """Counts of buckets ``first ..`` merged ``2**by`` at a time (the index shifted right)."""
+    if by <= 0 or counts.size == 0:
+        return first, counts
+    lo = first >> by
+    idx = (np.arange(counts.size, dtype=_I64) + first) >> by
+    return lo, _grouped_sum(counts, idx - lo, int(idx[-1]) - lo + 1)
 
 
 class _Range:
@@ -320,79 +342,114 @@ class ExpHistogram:
         x = np.asarray(values, dtype=np.float64)
         if x.ndim != 1:
             x = x.ravel()
-        if x.size == 0:
-            return
-        lo = float(x.min())
-        hi = float(x.max())
-        if not (lo > -math.inf and hi < math.inf):  # NaN (compares false) or an infinity
+        for start in range(0, x.size, _CHUNK):
+            self._update_chunk(x[start:start + _CHUNK] if x.size > _CHUNK else x, cut_state)
+
+    def _update_chunk(self, x: Floats, cut_state: tuple[Floats, Counts] | None) -> None:
+        lo = float(np.fmin.reduce(x))  # NaN-blind: a NaN shows in the sum
+        hi = float(np.fmax.reduce(x))
+        total = float(np.add.reduce(x)) if lo > -math.inf and hi < math.inf else math.nan
+        if total != total:
+            # NaN or an infinity (or a finite sum that overflowed): count specials apart
             keep = np.isfinite(x)
-            self._count_specials(x[~keep])
-            x = x[keep]
-            if x.size == 0:
-                return
-            lo = float(x.min())
-            hi = float(x.max())
-        zt = self.zero_threshold
-        if lo > zt:
-            t = np.log2(x)
-        elif hi < -zt:
-            t = np.log2(-x)
-        else:
-            with np.errstate(divide="ignore"):
-                t = np.log2(np.abs(x))
-        t_lo = float(t.min())
-        log2_zt = math.log2(zt) if zt > 0.0 else -math.inf
-        if t_lo <= log2_zt:  # values in the zero bucket
-            keep = np.abs(x) > zt if zt > 0.0 else t > -math.inf
             n_keep = int(np.count_nonzero(keep))
-            zeros = x.size - n_keep
-            self.zero_count += zeros
-            self.count += zeros
-            self._add_stats(0, 0.0, lo, hi)
-            if cut_state is not None:
-                zero_values = x[~keep]
-                tally = cut_state[1]
-                tally += np.count_nonzero(zero_values[:, None] <= cut_state[0][None, :], axis=0)
-            if n_keep == 0:
-                self.sum += float(x.sum())
-                return
-            x = x[keep]
-            t = t[keep]
-            lo = float(x.min())
-            hi = float(x.max())
-            t_lo = float(t.min())
-        self._add_stats(x.size, float(x.sum()), lo, hi)
+            if n_keep < x.size:
+                self._count_specials(x[~keep])
+                if n_keep == 0:
+                    return
+                x = x[keep]
+                lo = float(np.minimum.reduce(x))
+                hi = float(np.maximum.reduce(x))
+                total = float(np.add.reduce(x))
+        self._add_stats(x.size, total, lo, hi)
         if cut_state is not None:  # one compare per cut (cheaper than finding the buckets)
+            flags = _SCRATCH.take(x.size)[3]
             tally = cut_state[1]
             for j, cut in enumerate(cut_state[0].tolist()):
-                tally[j] += int(np.count_nonzero(x <= cut))
-        if _nudge_inexact_powers(t, x):
-            t_lo = float(t.min())
-        if t_lo < _LOG2_MIN_NORMAL:  # subnormals map to the lowest normal bucket
+                np.less_equal(x, cut, out=flags)
+                tally[j] += int(np.count_nonzero(flags))
+        self._add_finite(x, lo, hi)
+
+    def _add_finite(self, x: Floats, lo: float, hi: float) -> None:
+        """Bucket finite values (stats already counted): one pass of numpy kernels.
+
+        ``log2 |x|`` once, the scale picked from the extremes, the index as ``ceil`` of the
+        scaled log, moved to an integer by adding 2**52 (a bit mask instead of a cast) and one
+        ``bincount`` for both signs: a negative value's bits are flipped by its sign (an
+        arithmetic shift of the float's bits), mirroring it below the positive block.
+        """
+        zt = self.zero_threshold
+        n = x.size
+        t, u, ints, flags = _SCRATCH.take(n)
+        if lo > zt:
+            sign, m_lo, m_hi = 1, lo, hi
+            np.log2(x, out=t)
+        elif hi < -zt:
+            sign, m_lo, m_hi = -1, -hi, -lo
+            np.negative(x, out=t)
+            np.log2(t, out=t)
+        else:
+            sign, m_hi = 0, max(-lo, hi)
+            np.abs(x, out=t)
+            m_lo = float(np.minimum.reduce(t))
+            if m_lo <= zt:  # values in the zero bucket
+                keep = t > zt
+                n_keep = int(np.count_nonzero(keep))
+                self.zero_count += n - n_keep
+                if n_keep:
+                    rest = x[keep]
+                    self._add_finite(rest, float(np.minimum.reduce(rest)),
+                                     float(np.maximum.reduce(rest)))
+                return
+            np.log2(t, out=t)
+        if m_lo < _MIN_NORMAL:  # subnormals map to the lowest normal bucket
             np.maximum(t, _LOG2_MIN_NORMAL, out=t)
-            t_lo = _LOG2_MIN_NORMAL
-        t_hi = float(t.max())
+        t_lo = max(math.log2(m_lo), _LOG2_MIN_NORMAL)  # estimates: numpy's log2 may differ
+        t_hi = max(math.log2(m_hi), _LOG2_MIN_NORMAL)  # by an ulp (one bucket, see margins)
         scale = self._fit_scale(t_lo, t_hi)
         factor = 2.0**scale
-        if factor != 1.0:
-            t *= factor
-        np.ceil(t, out=t)  # bucket index + 1
-        first = math.ceil(t_lo * factor) - 1
-        last = math.ceil(t_hi * factor) - 1
-        block = last - first + 1
-        if lo < 0.0 < hi:
-            # both signs in one bincount: positives to [block + 1, 2 block], negatives
-            # (mirrored) to [0, block - 1]
-            t -= float(first)
-            np.copysign(t, x, out=t)
-            t += float(block)
-            counts = np.bincount(t.astype(np.intp), minlength=2 * block + 1)
-            self.pos.add_counts(first, counts[block + 1:])
-            self.neg.add_counts(first, counts[block - 1::-1])
+        _ceil_indices(t, u, flags, x, factor)
+        first = math.ceil(t_lo * factor) - 2  # one bucket of margin below, two above
+        block = math.ceil(t_hi * factor) + 1 - first  # (rounding and the nudge up)
+        bits = u.view(_I64)
+        if sign:
+            np.add(u, _MAGIC - 1.0 - first, out=u)  # exact: integers below 2**53
+            np.bitwise_and(bits, _LOW_BITS, out=bits)
+            counts = np.bincount(bits, minlength=block)
+            self._add_buckets(scale, first, counts if sign > 0 else None,
+                              counts if sign < 0 else None)
             return
-        t -= first + 1.0
-        side = self.pos if hi > 0.0 else self.neg
-        side.add_counts(first, np.bincount(t.astype(np.intp), minlength=block))
+        half = 1 << block.bit_length()  # positives to [half, half + block)
+        np.add(u, _MAGIC + half - 1.0 - first, out=u)
+        np.right_shift(x.view(_I64), 63, out=ints)  # -1 for negative values, else 0
+        np.bitwise_xor(bits, ints, out=bits)  # negatives to half - 1 - j
+        np.bitwise_and(bits, 2 * half - 1, out=bits)
+        counts = np.bincount(bits, minlength=2 * half)
+        self._add_buckets(scale, first, counts[half:half + block], counts[half - 1::-1])
+
+    def _add_buckets(self, scale: int, first: int, pos: Counts | None,
+                     neg: Counts | None) -> None:
+        """Add new bucket counts (at ``scale`` <= the current one), then lower the scale until
+        the joint span of held and new buckets fits ``max_size`` (exact: counts merge)."""
+        parts = [_trim(first, c) for c in (pos, neg) if c is not None]
+        spans = [(f, f + c.size - 1) for f, c in parts if c.size]
+        held = self._held_span()
+        if held is not None:
+            shift = self.scale - scale
+            spans.append((held[0] >> shift, held[1] >> shift))
+        lo = min(s[0] for s in spans)
+        hi = max(s[1] for s in spans)
+        final = scale
+        while final > MIN_SCALE and (hi >> (scale - final)) - (lo >> (scale - final)) + 1 > \
+                self.max_size:
+            final -= 1
+        if final < self.scale:
+            self.pos.downscale(self.scale - final)
+            self.neg.downscale(self.scale - final)
+            self.scale = final
+        for side, counts in ((self.pos, pos), (self.neg, neg)):
+            if counts is not None:
+                side.add_counts(*_downscale_counts(*_trim(first, counts), scale - final))
 
     def _count_specials(self, special: Floats) -> None:
         nan = np.isnan(special)
@@ -404,17 +461,18 @@ class ExpHistogram:
         self.neginf_count += n_neg_inf
 
     def _fit_scale(self, t_lo: float, t_hi: float) -> int:
-        """Lower the scale until every bucket (held and new, both signs) spans <= max_size.
+        """The highest scale (<= the current one) at which held and new buckets might fit.
 
-        One rule for updates and merges: the joint index span of both signs must fit, so the
-        histogram of a union equals the merge of the parts whatever the order.
+        Optimistic by the estimates' margin: the exact fit is made on the counted buckets
+        (:meth:`_add_buckets`), which can only lower it, so every histogram of the same
+        values ends at the same scale whatever the batches (updates and merges agree).
         """
         held = self._held_span()
         scale = self.scale
         while scale > MIN_SCALE:
             factor = 2.0**scale
-            lo_i = math.ceil(t_lo * factor) - 1
-            hi_i = math.ceil(t_hi * factor) - 1
+            lo_i = math.ceil(t_lo * factor)  # one above the estimate's lowest index
+            hi_i = math.ceil(t_hi * factor) - 2  # one below its highest
             if held is not None:
                 shift = self.scale - scale
                 lo_i = min(lo_i, held[0] >> shift)
@@ -422,10 +480,6 @@ class ExpHistogram:
             if hi_i - lo_i + 1 <= self.max_size:
                 break
             scale -= 1
-        if scale < self.scale:
-            self.pos.downscale(self.scale - scale)
-            self.neg.downscale(self.scale - scale)
-            self.scale = scale
         return scale
 
     def _held_span(self) -> tuple[int, int] | None:

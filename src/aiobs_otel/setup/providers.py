@@ -70,6 +70,7 @@ def configure(**options: Any) -> Settings:
             state._apply_settings(settings)
             _install(settings, explicit=options)
             state.STATE.configured = True
+            state.STATE.shut_down = False
     # Parts switched on by settings (GPU collector, instrumentors) start idempotently, also when
     # a later configure() turns them on.
     _start_optional_parts(settings)
@@ -77,8 +78,11 @@ def configure(**options: Any) -> Settings:
 
 
 def auto_configure() -> None:
-    """Configure from the environment alone; called on the first use of any telemetry."""
-    if state.STATE.configured:
+    """Configure from the environment alone; called on the first use of any telemetry.
+
+    Not after ``shutdown()``: later telemetry calls are no-ops until ``configure()`` is called.
+    """
+    if state.STATE.configured or state.STATE.shut_down:
         return
     try:
         configure()
@@ -322,8 +326,23 @@ def metric_readers(settings: Settings) -> list[Any]:
 
         scrape_reader = prometheus_reader(settings)
         if scrape_reader is not None:
+            _limit_cardinality(scrape_reader, settings)
             readers.append(scrape_reader)
     return readers
+
+
+def _limit_cardinality(reader: Any, settings: Settings) -> None:
+    """Apply ``metric_cardinality_limit`` to a reader built without a ``cardinality_limits``
+    argument (the Prometheus reader): the SDK keeps the table in a private attribute."""
+    try:
+        from opentelemetry.sdk.metrics._internal.export import _validate_cardinality_limit
+
+        table = getattr(reader, "_instrument_class_cardinality_limit", None)
+        if isinstance(table, dict):
+            for kind, limit in cardinality_limits(settings).items():
+                table[_validate_cardinality_limit(kind, limit)] = limit
+    except Exception as exc:  # an SDK without that table keeps its default limit (2000)
+        _log.debug("aiobs_otel: cannot set the cardinality limit on %r: %r", reader, exc)
 
 
 def cardinality_limits(settings: Settings) -> dict[type, int]:
@@ -457,7 +476,8 @@ def force_flush(timeout_s: float | None = None) -> bool:
 def shutdown(timeout_s: float | None = None) -> bool:
     """Flush and stop everything the library started; waits at most ``timeout_s``.
 
-    Also runs at interpreter exit. After it, ``configure()`` may be called again.
+    Also runs at interpreter exit. After it, telemetry calls are no-ops (nothing is configured
+    again behind the application's back) until ``configure()`` is called again.
     """
     with state.STATE.lock:
         if not state.STATE.configured:
@@ -470,6 +490,7 @@ def shutdown(timeout_s: float | None = None) -> bool:
                      state.STATE.logger_provider]
         state.STATE.configured = False
         state.STATE.owns_providers = False
+        state.STATE.shut_down = True
     limit = settings.shutdown_timeout_s if timeout_s is None else timeout_s
     deadline = time.monotonic() + limit
 

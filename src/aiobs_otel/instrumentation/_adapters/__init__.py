@@ -16,7 +16,7 @@ never invented zeros.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, Protocol
@@ -32,6 +32,7 @@ __all__ = [
     "field",
     "get_adapter",
     "non_negative_int",
+    "reader",
 ]
 
 _MISSING = object()
@@ -57,6 +58,34 @@ def field(obj: Any, name: str) -> Any:
         return getattr(obj, name, None)
     except Exception:
         return None
+
+
+Reader = Callable[[Any, str, Any], Any]
+_SDK_MODEL: dict[type, bool] = {}
+_SDK_PACKAGES = ("openai.", "anthropic.")
+
+
+def _field_or_none(obj: Any, name: str, _default: Any = None) -> Any:
+    return field(obj, name)
+
+
+def reader(obj: Any) -> Reader:
+    """How to read fields of ``obj`` on a hot path: the builtin ``getattr`` for the SDKs' own
+    pydantic models (declared fields are plain attributes: reading cannot raise), else
+    :func:`field` (mappings, arbitrary objects whose properties might). Call as
+    ``get(obj, name, None)``."""
+    cls = type(obj)
+    safe = _SDK_MODEL.get(cls)
+    if safe is None:
+        try:
+            module = cls.__module__
+            safe = (isinstance(module, str) and module.startswith(_SDK_PACKAGES)
+                    and hasattr(cls, "model_fields") and not isinstance(obj, Mapping))
+        except Exception:
+            safe = False
+        if len(_SDK_MODEL) < 4096:
+            _SDK_MODEL[cls] = safe
+    return getattr if safe else _field_or_none
 
 
 def non_negative_int(value: Any) -> int | None:

@@ -21,6 +21,7 @@ from . import (
     non_negative_int,
     number,
     parse_json_arguments,
+    reader,
     text,
     to_plain,
 )
@@ -38,16 +39,17 @@ def usage_from(usage: Any) -> Usage | None:
     """Chat-completions, embeddings or Responses usage → :class:`Usage` (None when absent)."""
     if usage is None:
         return None
-    input_tokens = non_negative_int(field(usage, "prompt_tokens"))
-    output_tokens = non_negative_int(field(usage, "completion_tokens"))
+    get = reader(usage)
+    input_tokens = non_negative_int(get(usage, "prompt_tokens", None))
+    output_tokens = non_negative_int(get(usage, "completion_tokens", None))
     if input_tokens is not None or output_tokens is not None:  # chat / completions / embeddings
-        in_details = field(usage, "prompt_tokens_details")
-        out_details = field(usage, "completion_tokens_details")
+        in_details = get(usage, "prompt_tokens_details", None)
+        out_details = get(usage, "completion_tokens_details", None)
     else:  # the Responses API
-        input_tokens = non_negative_int(field(usage, "input_tokens"))
-        output_tokens = non_negative_int(field(usage, "output_tokens"))
-        in_details = field(usage, "input_tokens_details")
-        out_details = field(usage, "output_tokens_details")
+        input_tokens = non_negative_int(get(usage, "input_tokens", None))
+        output_tokens = non_negative_int(get(usage, "output_tokens", None))
+        in_details = get(usage, "input_tokens_details", None)
+        out_details = get(usage, "output_tokens_details", None)
     result = Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
@@ -266,16 +268,18 @@ class ChatCompletionsAdapter:
         )
 
     def parse_response(self, response: Any) -> ResponseInfo:
-        raw_choices = field(response, "choices")
+        get = reader(response)
+        raw_choices = get(response, "choices", None)
         if raw_choices is None:
             other = _other_shape(response, self)
             if other is not None:
                 return other.parse_response(response)  # type: ignore[no-any-return]
         choices = as_list(raw_choices)
-        info = ResponseInfo(model=text(field(response, "model")), id=text(field(response, "id")),
-                            usage=usage_from(field(response, "usage")),
+        info = ResponseInfo(model=text(get(response, "model", None)),
+                            id=text(get(response, "id", None)),
+                            usage=usage_from(get(response, "usage", None)),
                             choice_count=len(choices))
-        reasons = [field(c, "finish_reason") for c in choices]
+        reasons = [reader(c)(c, "finish_reason", None) for c in choices]
         if reasons:
             info.finish_reasons = [r if isinstance(r, str) else "error" for r in reasons]
         _response_extras(response, info.attributes)
@@ -306,10 +310,11 @@ def _other_shape(response: Any, adapter: Any) -> Any:
 
 
 def _response_extras(response: Any, attrs: dict[str, Any]) -> None:
-    tier = text(field(response, "service_tier"))
+    get = reader(response)
+    tier = text(get(response, "service_tier", None))
     if tier is not None:
         attrs[semconv.OPENAI_RESPONSE_SERVICE_TIER] = tier
-    fingerprint = text(field(response, "system_fingerprint"))
+    fingerprint = text(get(response, "system_fingerprint", None))
     if fingerprint is not None:
         attrs[semconv.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
 
@@ -336,43 +341,49 @@ class ChatStreamAccumulator:
         self._extras: dict[str, Any] = {}
 
     def add(self, chunk: Any) -> None:
+        # the per-chunk path: SDK models are read with the builtin getattr (see reader())
+        get = reader(chunk)
         self.chunks += 1
         if self.chunks == 1 or self._id is None:  # the first chunk carries id, model, extras
-            self._id = text(field(chunk, "id"))
-            self._model = text(field(chunk, "model"))
+            self._id = text(get(chunk, "id", None))
+            self._model = text(get(chunk, "model", None))
             _response_extras(chunk, self._extras)
         elif self._model is None:
-            self._model = text(field(chunk, "model"))
-        usage = field(chunk, "usage")
+            self._model = text(get(chunk, "model", None))
+        usage = get(chunk, "usage", None)
         if usage is not None:
             parsed = usage_from(usage)
             if parsed is not None:
                 self._usage = parsed
-        choices = field(chunk, "choices")
+        choices = get(chunk, "choices", None)
         if not choices:
             return
         for choice in choices if isinstance(choices, (list, tuple)) else ():
-            index = non_negative_int(field(choice, "index")) or 0
+            get = reader(choice)
+            index = get(choice, "index", None)
+            if index.__class__ is not int or index < 0:
+                index = non_negative_int(index) or 0
             state = self._choices.get(index)
             if state is None:
                 state = self._choices[index] = _ChoiceState()
-            delta = field(choice, "delta")
+            delta = get(choice, "delta", None)
             if delta is not None:
-                piece = field(delta, "content")
+                get_delta = reader(delta)
+                piece = get_delta(delta, "content", None)
                 if piece.__class__ is str:
                     state.text.append(piece)
                 if state.role is None:
-                    role = field(delta, "role")
+                    role = get_delta(delta, "role", None)
                     if isinstance(role, str):
                         state.role = role
-                tool_calls = field(delta, "tool_calls")
+                tool_calls = get_delta(delta, "tool_calls", None)
                 if tool_calls:
                     self._add_tool_calls(state, tool_calls)
-            elif field(choice, "text") is not None:  # legacy completions stream
-                piece = field(choice, "text")
+            elif get(choice, "text", None) is not None:  # legacy completions stream
+                piece = get(choice, "text", None)
                 if isinstance(piece, str):
                     state.text.append(piece)
-            reason = field(choice, "finish_reason")
+            reason = get(choice, "finish_reason", None)
             if isinstance(reason, str):
                 state.finish_reason = reason
 

@@ -1,0 +1,306 @@
+"""Histogram and counter values recorded off the hot path, written to the SDK at collection.
+
+One SDK ``Histogram.record`` or ``Counter.add`` costs 10-20 µs (attribute hashing, aggregation,
+exemplar sampling), as much as a whole span. A :class:`DeferredHistogram` (or
+:class:`DeferredCounter`) wraps an SDK instrument: ``record()`` / ``add()`` only append
+``(value, attributes, context)`` to a buffer, and the buffer is written into the real instrument
+when metrics are collected. Every meter that has deferred instruments gets one observable counter
+(``aiobs.sdk.deferred.overflow``) whose callback, which the SDK runs at the start of every
+collection before it reads the synchronous instruments, drains that meter's buffers. So:
+
+* every reader sees the values at its next collection: periodic (OTLP) exports, Prometheus
+  scrapes, ``InMemoryMetricReader.get_metrics_data()`` (what ``capture().metrics()`` calls),
+  ``MeterProvider.force_flush()`` and the final collection of ``MeterProvider.shutdown()``;
+  :func:`drain_all` also runs as a shutdown callback, so values reach the SDK before providers
+  stop even when the application owns them;
+* memory is bounded and nothing is dropped: once more than ``capacity`` values wait, the caller
+  records the oldest ones itself until ``capacity`` wait again (the cost of a synchronous
+  record; counted by ``aiobs.sdk.deferred.overflow``);
+* exemplars still point at the right span: pass ``span=`` (or ``context=``) and the value is
+  recorded with that context; with neither, the caller's current context is kept (the SDK's
+  default). :data:`NO_EXEMPLAR` skips exemplar sampling;
+* thread-safe without a lock: ``deque.append`` / ``popleft`` are atomic, and each value is
+  popped, and recorded, exactly once whichever thread drains.
+
+The SDK sees the drain time as the measurement time (it only shows in exemplar timestamps), and
+attribute mappings handed over must not be mutated afterwards.
+
+>>> from aiobs_otel._core.deferred import deferred_histogram
+>>> latency = deferred_histogram(meter, "my.latency", unit="s")  # doctest: +SKIP
+>>> latency.record(0.25, {"route": "/chat"}, span=span)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final, TypeAlias, TypeVar
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.metrics import (
+    CallbackOptions,
+    Counter,
+    Histogram,
+    Meter,
+    NoOpCounter,
+    NoOpHistogram,
+    Observation,
+)
+from opentelemetry.trace import Span
+
+from .. import semconv
+from . import errors, state
+
+__all__ = [
+    "DEFAULT_CAPACITY",
+    "NO_EXEMPLAR",
+    "DeferredCounter",
+    "DeferredHistogram",
+    "deferred_counter",
+    "deferred_histogram",
+    "discard_pending",
+    "drain_all",
+]
+
+NO_EXEMPLAR: Final = Context()  # record with no span: the SDK samples no exemplar
+DEFAULT_CAPACITY: Final = 1 << 14  # values waiting per instrument before the caller records
+
+Amount: TypeAlias = "int | float"
+Attributes: TypeAlias = "Mapping[str, Any] | None"
+_Entry: TypeAlias = "tuple[Any, Attributes, Context | None, Span | None]"
+_get_current = otel_context.get_current
+_span_context = trace.set_span_in_context
+
+
+class _Deferred:
+    """Shared buffer logic of :class:`DeferredHistogram` and :class:`DeferredCounter`."""
+
+    __slots__ = ("__weakref__", "_series", "_sink", "_values", "capacity", "instrument",
+                 "overflowed")
+
+    def __init__(self, instrument: Any, sink: Callable[..., None],
+                 capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 0:
+            raise ValueError(f"capacity must be >= 0, got {capacity}")
+        self.instrument = instrument
+        self.capacity = capacity
+        self.overflowed = 0  # values the caller recorded itself because the buffer was full
+        self._sink = sink
+        self._values: deque[_Entry] = deque()
+        self._series: deque[_Entry] = deque()
+
+    def _put(self, amount: Amount, attributes: Attributes = None,
+             context: Context | None = None, *, span: Span | None = None) -> None:
+        if context is None and span is None:
+            context = _get_current()
+        values = self._values
+        values.append((amount, attributes, context, span))
+        if len(values) > self.capacity:
+            self._spill(values)
+
+    def _put_series(self, amounts: Iterable[Amount], attributes: Attributes = None,
+                    context: Context | None = None, *, span: Span | None = None) -> None:
+        """Many values with the same attributes and context, as one entry; ``amounts`` is
+        iterated at drain time (a lazy iterable is fine, it runs on the export thread)."""
+        if context is None and span is None:
+            context = _get_current()
+        series = self._series
+        series.append((amounts, attributes, context, span))
+        if len(series) > self.capacity:
+            self._spill(series)
+
+    @property
+    def pending(self) -> int:
+        """Entries waiting (a series counts once)."""
+        return len(self._values) + len(self._series)
+
+    def _spill(self, buffer: deque[_Entry]) -> None:
+        """Past capacity: record the oldest entries on this thread until ``capacity`` wait."""
+        popleft = buffer.popleft
+        is_series = buffer is self._series
+        while len(buffer) > self.capacity:
+            try:
+                entry = popleft()
+            except IndexError:
+                return
+            self.overflowed += self._record(entry, is_series)
+
+    def _record(self, entry: _Entry, is_series: bool) -> int:
+        amounts, attributes, context, span = entry
+        if context is None:  # record() keeps a context unless it was given a span
+            context = _span_context(span, NO_EXEMPLAR) if span is not None else NO_EXEMPLAR
+        sink = self._sink
+        if not is_series:
+            sink(amounts, attributes, context=context)
+            return 1
+        count = 0
+        for amount in amounts:
+            sink(amount, attributes, context=context)
+            count += 1
+        return count
+
+    def drain(self) -> int:
+        """Record every waiting value into the SDK instrument now; returns how many."""
+        count = 0
+        for buffer, is_series in ((self._values, False), (self._series, True)):
+            popleft = buffer.popleft
+            while True:
+                try:
+                    entry = popleft()
+                except IndexError:
+                    break
+                count += self._record(entry, is_series)
+        return count
+
+    def discard(self) -> None:
+        """Drop every waiting value (a forked child; tests)."""
+        self._values.clear()
+        self._series.clear()
+
+
+class DeferredHistogram(_Deferred):
+    """An SDK histogram whose ``record`` is an append; values reach the SDK at collection.
+
+    Build it with :func:`deferred_histogram` so a collection drains it.
+
+    >>> h = DeferredHistogram(meter.create_histogram("x"))  # doctest: +SKIP
+    >>> h.record(0.5, {"k": "v"}, span=span); h.drain()  # doctest: +SKIP
+    1
+    """
+
+    __slots__ = ()
+    record = _Deferred._put
+    record_series = _Deferred._put_series
+
+    def __init__(self, histogram: Histogram, capacity: int = DEFAULT_CAPACITY) -> None:
+        if isinstance(histogram, NoOpHistogram):
+            capacity = 0  # nothing would ever collect it: recording is free anyway
+        super().__init__(histogram, histogram.record, capacity)
+
+
+class DeferredCounter(_Deferred):
+    """An SDK counter whose ``add`` is an append; values reach the SDK at collection.
+
+    >>> c = DeferredCounter(meter.create_counter("n"))  # doctest: +SKIP
+    >>> c.add(3, {"k": "v"})  # doctest: +SKIP
+    """
+
+    __slots__ = ()
+    add = _Deferred._put
+
+    def __init__(self, counter: Counter, capacity: int = DEFAULT_CAPACITY) -> None:
+        if isinstance(counter, NoOpCounter):
+            capacity = 0
+        super().__init__(counter, counter.add, capacity)
+
+
+D = TypeVar("D", bound=_Deferred)
+
+
+# --- one collection hook per meter ---------------------------------------------------------------
+
+
+class _CollectHook:
+    """The buffers of one meter, drained by its observable instrument's callback."""
+
+    __slots__ = ("__weakref__", "buffers", "by_instrument")
+
+    def __init__(self) -> None:
+        self.buffers: list[_Deferred] = []
+        self.by_instrument: dict[int, _Deferred] = {}
+
+    def adopt(self, instrument: Any, build: Callable[[], D]) -> D:
+        existing = self.by_instrument.get(id(instrument))
+        if existing is not None and existing.instrument is instrument:
+            return existing  # type: ignore[return-value]  # same SDK instrument, same buffer
+        made = build()
+        self.buffers = [*self.buffers, made]  # copy-on-write: the callback iterates unlocked
+        self.by_instrument[id(instrument)] = made
+        return made
+
+    def drain(self) -> None:
+        for buffer in self.buffers:
+            with errors.guard("deferred.drain"):
+                buffer.drain()
+
+    def observe(self, _options: CallbackOptions) -> Iterable[Observation]:
+        self.drain()
+        overflowed = sum(buffer.overflowed for buffer in self.buffers)
+        return (Observation(overflowed),) if overflowed else ()
+
+
+_hooks_lock = threading.Lock()
+_hooks: weakref.WeakKeyDictionary[Any, _CollectHook] = weakref.WeakKeyDictionary()
+
+
+def _hook_for(meter: Meter) -> _CollectHook:
+    with _hooks_lock:
+        hook = _hooks.get(meter)
+        if hook is None:
+            hook = _hooks[meter] = _CollectHook()
+            new = True
+        else:
+            new = False
+    if new:
+        meter.create_observable_counter(
+            semconv.SDK_DEFERRED_OVERFLOW, [hook.observe], unit="{measurement}",
+            description="Metric values the application thread recorded itself because too many "
+                        "were waiting for a collection (metrics are collected too rarely).",
+        )
+    with state.STATE.lock:
+        if drain_all not in state.STATE.shutdown_callbacks:
+            state.on_shutdown(drain_all)
+    return hook
+
+
+def deferred_histogram(meter: Meter, name: str, unit: str = "", description: str = "", *,
+                       explicit_bucket_boundaries_advisory: Sequence[float] | None = None,
+                       capacity: int = DEFAULT_CAPACITY) -> DeferredHistogram:
+    """Create an SDK histogram on ``meter`` and return it deferred, drained at collection.
+
+    >>> duration = deferred_histogram(meter, "my.duration", unit="s")  # doctest: +SKIP
+    """
+    histogram = meter.create_histogram(
+        name, unit=unit, description=description,
+        explicit_bucket_boundaries_advisory=explicit_bucket_boundaries_advisory)
+    return _hook_for(meter).adopt(histogram, lambda: DeferredHistogram(histogram, capacity))
+
+
+def deferred_counter(meter: Meter, name: str, unit: str = "", description: str = "", *,
+                     capacity: int = DEFAULT_CAPACITY) -> DeferredCounter:
+    """Create an SDK counter on ``meter`` and return it deferred, drained at collection."""
+    counter = meter.create_counter(name, unit=unit, description=description)
+    return _hook_for(meter).adopt(counter, lambda: DeferredCounter(counter, capacity))
+
+
+def _all_hooks() -> list[_CollectHook]:
+    with _hooks_lock:
+        return list(_hooks.values())
+
+
+def drain_all() -> None:
+    """Record every waiting value of every meter into the SDK now (a shutdown callback)."""
+    for hook in _all_hooks():
+        hook.drain()
+
+
+def discard_pending() -> None:
+    """Drop every waiting value (tests; a forked child, whose parent exports them)."""
+    for hook in _all_hooks():
+        for buffer in hook.buffers:
+            buffer.discard()
+
+
+def _reinit_in_child() -> None:
+    global _hooks_lock
+    _hooks_lock = threading.Lock()
+    discard_pending()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reinit_in_child)
