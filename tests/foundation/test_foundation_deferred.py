@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -289,3 +291,31 @@ def test_discard_pending_drops_waiting_values(delta_reader):
     deferred.discard_pending()
     assert histogram.pending == 0
     assert not _points(reader.get_metrics_data(), "t.discard")
+
+
+def test_a_pending_value_keeps_only_the_span_context_not_the_span(delta_reader):
+    reader, meter = delta_reader
+    tracer = TracerProvider(shutdown_on_exit=False).get_tracer("deferred-test")
+    histogram = deferred_histogram(meter, "t.no_span_kept", unit="s")
+    span = tracer.start_span("short-lived")
+    span_id = span.get_span_context().span_id
+    histogram.record(1.0, {"k": "v"}, span=span)
+    span.end()
+    gone = weakref.ref(span)
+    del span
+    gc.collect()
+    assert gone() is None  # the ended span is free while its value waits
+    [point] = _points(reader.get_metrics_data(), "t.no_span_kept")
+    assert point.exemplars[0].span_id == span_id
+
+
+def test_waiting_series_are_bounded_too(delta_reader):
+    reader, meter = delta_reader
+    gaps = deferred_histogram(meter, "t.series_full", unit="s", capacity=64)
+    assert gaps.series_capacity == 16
+    for _ in range(40):
+        gaps.record_series([1.0, 2.0], {"k": "v"}, NO_EXEMPLAR)
+        assert gaps.pending <= 16
+    assert gaps.overflowed == 48  # 24 series of two values, recorded by the caller
+    [point] = _points(reader.get_metrics_data(), "t.series_full")
+    assert point.count == 80 and point.sum == 120.0

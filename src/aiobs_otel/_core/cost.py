@@ -21,7 +21,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import state
 
@@ -43,8 +43,7 @@ class Price:
     reasoning: float | None = None
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(NamedTuple):  # a tuple: built on every priced call, cheaply
     amount: float
     currency: str
     source: str
@@ -219,17 +218,21 @@ def compute_cost(models: tuple[str | None, ...], input_tokens: int | None,
     """
     if input_tokens is None and output_tokens is None:
         return None
-    named = [m for m in models if m]
-    if not named:
-        return None
     price: Price | None = None
     source = ""
-    for model in named:
+    first: str | None = None
+    for model in models:
+        if not model:
+            continue
+        if first is None:
+            first = model
         price, source = _lookup(model)
         if price is not None:
             break
+    if first is None:
+        return None
     if price is None:
-        key = named[0]
+        key = first
         # Bounded: random model names (a cardinality attack) must not grow memory or the log.
         if key not in _warned and len(_warned) < _MAX_WARNED:
             _warned.add(key)

@@ -18,7 +18,10 @@ collection before it reads the synchronous instruments, drains that meter's buff
   record; counted by ``aiobs.sdk.deferred.overflow``);
 * exemplars still point at the right span: pass ``span=`` (or ``context=``) and the value is
   recorded with that context; with neither, the caller's current context is kept (the SDK's
-  default). :data:`NO_EXEMPLAR` skips exemplar sampling;
+  default). :data:`NO_EXEMPLAR` skips exemplar sampling. Only the span's ``SpanContext`` is
+  kept, never the span itself, so an ended span is not held in memory;
+* ``record_series()`` hands over many values in one entry (a stream's per-chunk gaps), iterated
+  at collection; at most ``capacity // 8`` series wait (at least 16);
 * thread-safe without a lock: ``deque.append`` / ``popleft`` are atomic, and each value is
   popped, and recorded, exactly once whichever thread drains.
 
@@ -51,7 +54,7 @@ from opentelemetry.metrics import (
     NoOpHistogram,
     Observation,
 )
-from opentelemetry.trace import Span
+from opentelemetry.trace import NonRecordingSpan, Span, SpanContext
 
 from .. import semconv
 from . import errors, state
@@ -72,16 +75,16 @@ DEFAULT_CAPACITY: Final = 1 << 14  # values waiting per instrument before the ca
 
 Amount: TypeAlias = "int | float"
 Attributes: TypeAlias = "Mapping[str, Any] | None"
-_Entry: TypeAlias = "tuple[Any, Attributes, Context | None, Span | None]"
+_Entry: TypeAlias = "tuple[Any, Attributes, Context | None, SpanContext | None]"
 _get_current = otel_context.get_current
-_span_context = trace.set_span_in_context
+_in_context = trace.set_span_in_context
 
 
 class _Deferred:
     """Shared buffer logic of :class:`DeferredHistogram` and :class:`DeferredCounter`."""
 
     __slots__ = ("__weakref__", "_series", "_sink", "_values", "capacity", "instrument",
-                 "overflowed")
+                 "overflowed", "series_capacity")
 
     def __init__(self, instrument: Any, sink: Callable[..., None],
                  capacity: int = DEFAULT_CAPACITY) -> None:
@@ -89,6 +92,7 @@ class _Deferred:
             raise ValueError(f"capacity must be >= 0, got {capacity}")
         self.instrument = instrument
         self.capacity = capacity
+        self.series_capacity = max(16, capacity // 8) if capacity else 0
         self.overflowed = 0  # values the caller recorded itself because the buffer was full
         self._sink = sink
         self._values: deque[_Entry] = deque()
@@ -96,12 +100,16 @@ class _Deferred:
 
     def _put(self, amount: Amount, attributes: Attributes = None,
              context: Context | None = None, *, span: Span | None = None) -> None:
-        if context is None and span is None:
-            context = _get_current()
-        values = self._values
-        values.append((amount, attributes, context, span))
+        if span is not None:
+            values = self._values
+            values.append((amount, attributes, context, span.get_span_context()))
+        else:
+            if context is None:
+                context = _get_current()
+            values = self._values
+            values.append((amount, attributes, context, None))
         if len(values) > self.capacity:
-            self._spill(values)
+            self._spill(values, self.capacity)
 
     def _put_series(self, amounts: Iterable[Amount], attributes: Attributes = None,
                     context: Context | None = None, *, span: Span | None = None) -> None:
@@ -110,20 +118,21 @@ class _Deferred:
         if context is None and span is None:
             context = _get_current()
         series = self._series
-        series.append((amounts, attributes, context, span))
-        if len(series) > self.capacity:
-            self._spill(series)
+        series.append((amounts, attributes, context,
+                       span.get_span_context() if span is not None else None))
+        if len(series) > self.series_capacity:
+            self._spill(series, self.series_capacity)
 
     @property
     def pending(self) -> int:
         """Entries waiting (a series counts once)."""
         return len(self._values) + len(self._series)
 
-    def _spill(self, buffer: deque[_Entry]) -> None:
+    def _spill(self, buffer: deque[_Entry], capacity: int) -> None:
         """Past capacity: record the oldest entries on this thread until ``capacity`` wait."""
         popleft = buffer.popleft
         is_series = buffer is self._series
-        while len(buffer) > self.capacity:
+        while len(buffer) > capacity:
             try:
                 entry = popleft()
             except IndexError:
@@ -131,9 +140,11 @@ class _Deferred:
             self.overflowed += self._record(entry, is_series)
 
     def _record(self, entry: _Entry, is_series: bool) -> int:
-        amounts, attributes, context, span = entry
-        if context is None:  # record() keeps a context unless it was given a span
-            context = _span_context(span, NO_EXEMPLAR) if span is not None else NO_EXEMPLAR
+        amounts, attributes, context, span_context = entry
+        if span_context is not None:  # given a span: its context (and nothing else) is kept
+            context = _in_context(NonRecordingSpan(span_context), context or NO_EXEMPLAR)
+        elif context is None:
+            context = NO_EXEMPLAR
         sink = self._sink
         if not is_series:
             sink(amounts, attributes, context=context)

@@ -30,6 +30,7 @@ import inspect
 import itertools
 import json
 import time
+from array import array
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -293,7 +294,8 @@ class LLMInvocation(Scope):
         self.response = ResponseInfo()
         self.usage = Usage()
         self._accumulator: Accumulator | None = None
-        self._chunk_ns: list[int] = []  # arrival time of each streamed chunk (perf counter)
+        # arrival time of each streamed chunk (perf counter ns; 8 bytes each)
+        self._chunk_ns: array[int] = array("q")
         self._attach_base: otel_context.Context | None = None
         self._attach_context: otel_context.Context | None = None
         self._content = Content()
@@ -481,8 +483,7 @@ class LLMInvocation(Scope):
         except Exception as exc:
             errors.report("genai.on_chunk", exc)
 
-    def on_item(self, item: Any) -> None:  # a decorated generator yielded a chunk
-        self.on_chunk(item)
+    on_item = on_chunk  # type: ignore[assignment]  # a decorated generator yielded a chunk
 
     def on_result(self, result: Any) -> None:  # a decorated function returned
         self.set_response(result)
@@ -709,7 +710,7 @@ class LLMInvocation(Scope):
         times = self._chunk_ns
         if not times:
             return
-        self._chunk_ns = []  # handed over: the gaps are computed from it at collection
+        self._chunk_ns = array("q")  # handed over: the gaps are computed at collection
         attrs = sets.without_error()
         ttfc.record((times[0] - self.start_ns) / 1e9, attrs, span=span)
         if len(times) > 1:
@@ -757,7 +758,7 @@ _ATTRIBUTE_SETS_MAX = 1024
 _ATTRIBUTE_SETS: dict[tuple[Any, ...], _AttributeSets] = {}
 
 
-def _gaps_s(times: list[int]) -> Iterator[float]:
+def _gaps_s(times: array[int]) -> Iterator[float]:
     """Seconds between consecutive chunk arrivals (lazy: runs when metrics are collected)."""
     previous = times[0]
     for now in itertools.islice(times, 1, None):

@@ -314,10 +314,11 @@ class ExpHistogram:
 
     def flush(self) -> None:
         """Apply buffered :meth:`record` values."""
-        if self._buffer:
-            values = np.array(self._buffer, dtype=np.float64)
-            self._buffer.clear()
-            self.update(values)
+        buffer = self._buffer
+        if buffer:
+            values = np.fromiter(buffer, dtype=np.float64, count=len(buffer))  # beats np.array
+            buffer.clear()
+            self._update(values, None)
 
     def update(self, values: npt.ArrayLike) -> None:
         """Add a batch of values (any shape; NaN and ±inf are counted apart).
@@ -342,8 +343,12 @@ class ExpHistogram:
         x = np.asarray(values, dtype=np.float64)
         if x.ndim != 1:
             x = x.ravel()
+        if x.size <= _CHUNK:
+            if x.size:
+                self._update_chunk(x, cut_state)
+            return
         for start in range(0, x.size, _CHUNK):
-            self._update_chunk(x[start:start + _CHUNK] if x.size > _CHUNK else x, cut_state)
+            self._update_chunk(x[start:start + _CHUNK], cut_state)
 
     def _update_chunk(self, x: Floats, cut_state: tuple[Floats, Counts] | None) -> None:
         lo = float(np.fmin.reduce(x))  # NaN-blind: a NaN shows in the sum
@@ -354,12 +359,16 @@ class ExpHistogram:
             keep = np.isfinite(x)
             n_keep = int(np.count_nonzero(keep))
             if n_keep < x.size:
-                self._count_specials(x[~keep])
-                if n_keep == 0:
-                    return
-                x = x[keep]
-                lo = float(np.minimum.reduce(x))
-                hi = float(np.maximum.reduce(x))
+                if lo > -math.inf and hi < math.inf:  # NaN only: min and max stand
+                    self.nan_count += x.size - n_keep
+                    x = x[keep]
+                else:
+                    self._count_specials(x[~keep])
+                    if n_keep == 0:
+                        return
+                    x = x[keep]
+                    lo = float(np.minimum.reduce(x))
+                    hi = float(np.maximum.reduce(x))
                 total = float(np.add.reduce(x))
         self._add_stats(x.size, total, lo, hi)
         if cut_state is not None:  # one compare per cut (cheaper than finding the buckets)
@@ -425,20 +434,33 @@ class ExpHistogram:
         np.bitwise_xor(bits, ints, out=bits)  # negatives to half - 1 - j
         np.bitwise_and(bits, 2 * half - 1, out=bits)
         counts = np.bincount(bits, minlength=2 * half)
-        self._add_buckets(scale, first, counts[half:half + block], counts[half - 1::-1])
+        nz = np.flatnonzero(counts).tolist()  # one search for both signs' occupied ends
+        self._add_buckets(scale, first, counts[half:half + block] if nz[-1] >= half else None,
+                          counts[half - 1::-1] if nz[0] < half else None)
 
     def _add_buckets(self, scale: int, first: int, pos: Counts | None,
                      neg: Counts | None) -> None:
         """Add new bucket counts (at ``scale`` <= the current one), then lower the scale until
         the joint span of held and new buckets fits ``max_size`` (exact: counts merge)."""
-        parts = [_trim(first, c) for c in (pos, neg) if c is not None]
-        spans = [(f, f + c.size - 1) for f, c in parts if c.size]
+        parts: list[tuple[_Range, int, Counts]] = []
+        lo = hi = None
+        for side, counts in ((self.pos, pos), (self.neg, neg)):
+            if counts is None:
+                continue
+            nz = np.flatnonzero(counts)
+            if nz.size == 0:
+                continue
+            a, b = int(nz[0]), int(nz[-1])
+            parts.append((side, first + a, counts[a:b + 1]))
+            lo = first + a if lo is None else min(lo, first + a)
+            hi = first + b if hi is None else max(hi, first + b)
+        if lo is None or hi is None:
+            return
         held = self._held_span()
         if held is not None:
             shift = self.scale - scale
-            spans.append((held[0] >> shift, held[1] >> shift))
-        lo = min(s[0] for s in spans)
-        hi = max(s[1] for s in spans)
+            lo = min(lo, held[0] >> shift)
+            hi = max(hi, held[1] >> shift)
         final = scale
         while final > MIN_SCALE and (hi >> (scale - final)) - (lo >> (scale - final)) + 1 > \
                 self.max_size:
@@ -447,9 +469,8 @@ class ExpHistogram:
             self.pos.downscale(self.scale - final)
             self.neg.downscale(self.scale - final)
             self.scale = final
-        for side, counts in ((self.pos, pos), (self.neg, neg)):
-            if counts is not None:
-                side.add_counts(*_downscale_counts(*_trim(first, counts), scale - final))
+        for side, at, counts in parts:
+            side.add_counts(*_downscale_counts(at, counts, scale - final))
 
     def _count_specials(self, special: Floats) -> None:
         nan = np.isnan(special)
@@ -483,10 +504,13 @@ class ExpHistogram:
         return scale
 
     def _held_span(self) -> tuple[int, int] | None:
-        spans = [b for b in (self.pos.bounds(), self.neg.bounds()) if b is not None]
-        if not spans:
-            return None
-        return min(b[0] for b in spans), max(b[1] for b in spans)
+        pos, neg = self.pos, self.neg
+        if not neg.counts.size:
+            return (pos.offset, pos.offset + pos.counts.size - 1) if pos.counts.size else None
+        if not pos.counts.size:
+            return neg.offset, neg.offset + neg.counts.size - 1
+        return (min(pos.offset, neg.offset),
+                max(pos.offset + pos.counts.size, neg.offset + neg.counts.size) - 1)
 
     def _widen_for(self, more: int) -> None:
         """Switch the bucket counts to int64 before the histogram could hold 2**31 values."""
