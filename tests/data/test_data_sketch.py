@@ -182,3 +182,45 @@ def test_counts_widen_to_int64_before_they_could_overflow():
     h.update(np.array([1.0, 2.0]))
     assert h.buckets(1)[1].dtype == np.int64 and h.buckets(-1)[1].dtype == np.int64
     assert ExpHistogram.from_bytes(h.to_bytes()).buckets(1)[1].dtype == np.int64
+
+
+@pytest.mark.parametrize("scale", [-3, 0, 2, 9, 20])
+def test_values_just_below_a_power_of_two_stay_in_the_octave_below(scale):
+    # np.log2 rounds these up to k; the index must still be the last bucket below 2**k
+    below = np.array([np.nextafter(2.0**k, 0.0) for k in range(-300, 300, 7)])
+    ours = map_to_index(below, scale)
+    if scale <= 0:
+        assert ours.tolist() == [ExponentMapping(scale).map_to_index(float(v)) for v in below]
+    else:
+        exponents = np.frexp(below)[1].astype(np.int64)
+        assert ours.tolist() == ((exponents << scale) - 1).tolist()
+    h = ExpHistogram(max_size=10**6, max_scale=scale)
+    h.update(below[(below > 1e-30) & (below < 1e30)])
+    first, counts = h.buckets(1)
+    idx = map_to_index(below[(below > 1e-30) & (below < 1e30)], h.scale)
+    assert np.array_equal(np.bincount(idx - first, minlength=counts.size), counts)
+
+
+def test_concurrent_updates_on_threads_do_not_share_work_buffers():
+    import threading
+
+    rng = np.random.default_rng(5)
+    batches = [rng.normal(i, 3, 20_000) for i in range(4)]
+    expected = []
+    for x in batches:
+        h = ExpHistogram()
+        for _ in range(20):
+            h.update(x)
+        expected.append(h)
+    got = [ExpHistogram() for _ in batches]
+
+    def work(i):
+        for _ in range(20):
+            got[i].update(batches[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(batches))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert got == expected

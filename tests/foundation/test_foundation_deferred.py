@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import aiobs_otel as aiobs
 from aiobs_otel import semconv
-from aiobs_otel._core import deferred, state
+from aiobs_otel._core import deferred, genai, state
 from aiobs_otel._core.deferred import (
     NO_EXEMPLAR,
     DeferredHistogram,
@@ -319,3 +319,49 @@ def test_waiting_series_are_bounded_too(delta_reader):
     assert gaps.overflowed == 48  # 24 series of two values, recorded by the caller
     [point] = _points(reader.get_metrics_data(), "t.series_full")
     assert point.count == 80 and point.sum == 120.0
+
+
+def test_deferred_work_runs_at_collection_once_and_bounded(delta_reader):
+    reader, meter = delta_reader
+    histogram = meter.create_histogram("t.work")
+    work = deferred.deferred_work(meter, "t.work", capacity=4)
+    assert deferred.deferred_work(meter, "t.work") is work  # one buffer per key and meter
+    ran: list[int] = []
+
+    def record(value: int) -> None:
+        ran.append(value)
+        histogram.record(value, {"k": "v"})
+
+    for value in range(10):
+        work.submit(record, value)
+    assert ran == [0, 1, 2, 3, 4, 5] and work.pending == 4  # the caller ran the excess
+    [point] = _points(reader.get_metrics_data(), "t.work")
+    assert point.count == 10 and point.sum == 45
+    assert ran == list(range(10)) and work.pending == 0
+
+
+def test_a_failing_work_item_is_reported_and_the_rest_still_run(aiobs_capture):
+    meter = aiobs_capture.meter_provider.get_meter("deferred-test")
+    work = deferred.deferred_work(meter, "t.failing")
+    ran: list[int] = []
+
+    def boom(_: int) -> None:
+        raise RuntimeError("boom")
+
+    work.submit(boom, 0)
+    work.submit(ran.append, 1)
+    with pytest.raises(Exception, match="boom"):  # strict mode (the test suite) re-raises
+        work.drain()
+    work.drain()
+    assert ran == [1]
+    [error] = aiobs_capture.metrics(semconv.SDK_INTERNAL_ERRORS)
+    assert error.attributes[semconv.SDK_HOOK] == "deferred.work"
+
+
+def test_llm_call_metrics_wait_for_the_collection(aiobs_capture):
+    instruments = genai._genai_instruments.get()
+    with aiobs.llm_call(provider="openai", model="gpt-4o-mini") as call:
+        call.record_usage(input_tokens=10, output_tokens=2)
+    assert instruments.calls.pending == 1  # the call made no SDK metric call
+    assert aiobs_capture.metrics(semconv.GEN_AI_CLIENT_OPERATION_DURATION)
+    assert instruments.calls.pending == 0

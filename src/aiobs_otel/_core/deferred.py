@@ -64,8 +64,10 @@ __all__ = [
     "NO_EXEMPLAR",
     "DeferredCounter",
     "DeferredHistogram",
+    "DeferredWork",
     "deferred_counter",
     "deferred_histogram",
+    "deferred_work",
     "discard_pending",
     "drain_all",
 ]
@@ -210,7 +212,69 @@ class DeferredCounter(_Deferred):
         super().__init__(counter, counter.add, capacity)
 
 
-D = TypeVar("D", bound=_Deferred)
+class DeferredWork:
+    """Functions run at collection: ``submit(fn, arg)`` appends, the drain calls ``fn(arg)``.
+
+    For a recorder that emits several metric points per event: it hands one snapshot over and
+    builds attributes and records into the SDK instruments on the export thread. Past
+    ``capacity`` waiting items the caller runs the oldest itself. A failing item is reported
+    (:mod:`.errors`) and the others still run.
+
+    >>> work = deferred_work(meter, "llm")  # doctest: +SKIP
+    >>> work.submit(record_call_metrics, snapshot)  # doctest: +SKIP
+    """
+
+    __slots__ = ("__weakref__", "_items", "capacity", "instrument", "overflowed")
+
+    def __init__(self, key: str, capacity: int = DEFAULT_CAPACITY) -> None:
+        self.instrument = key
+        self.capacity = capacity
+        self.overflowed = 0
+        self._items: deque[tuple[Callable[[Any], None], Any]] = deque()
+
+    def submit(self, fn: Callable[[Any], None], arg: Any) -> None:
+        items = self._items
+        items.append((fn, arg))
+        if len(items) > self.capacity:
+            popleft = items.popleft
+            while len(items) > self.capacity:
+                try:
+                    entry = popleft()
+                except IndexError:
+                    return
+                self.overflowed += 1
+                self._run(entry)
+
+    @staticmethod
+    def _run(entry: tuple[Callable[[Any], None], Any]) -> None:
+        fn, arg = entry
+        try:
+            fn(arg)
+        except Exception as exc:
+            errors.report("deferred.work", exc)
+
+    @property
+    def pending(self) -> int:
+        return len(self._items)
+
+    def drain(self) -> int:
+        """Run every waiting item now; returns how many ran."""
+        popleft = self._items.popleft
+        count = 0
+        while True:
+            try:
+                entry = popleft()
+            except IndexError:
+                return count
+            self._run(entry)
+            count += 1
+
+    def discard(self) -> None:
+        self._items.clear()
+
+
+_Drainable: TypeAlias = "_Deferred | DeferredWork"
+D = TypeVar("D", bound="_Deferred | DeferredWork")
 
 
 # --- one collection hook per meter ---------------------------------------------------------------
@@ -222,17 +286,20 @@ class _CollectHook:
     __slots__ = ("__weakref__", "buffers", "by_instrument")
 
     def __init__(self) -> None:
-        self.buffers: list[_Deferred] = []
-        self.by_instrument: dict[int, _Deferred] = {}
+        self.buffers: list[_Drainable] = []
+        self.by_instrument: dict[Any, _Drainable] = {}
 
     def adopt(self, instrument: Any, build: Callable[[], D]) -> D:
-        existing = self.by_instrument.get(id(instrument))
-        if existing is not None and existing.instrument is instrument:
-            return existing  # type: ignore[return-value]  # same SDK instrument, same buffer
-        made = build()
-        self.buffers = [*self.buffers, made]  # copy-on-write: the callback iterates unlocked
-        self.by_instrument[id(instrument)] = made
-        return made
+        key = instrument if isinstance(instrument, str) else id(instrument)
+        with _hooks_lock:
+            existing = self.by_instrument.get(key)
+            if existing is not None and (existing.instrument is instrument
+                                         or existing.instrument == key):
+                return existing  # type: ignore[return-value]  # same instrument, same buffer
+            made = build()
+            self.buffers = [*self.buffers, made]  # copy-on-write: the callback reads unlocked
+            self.by_instrument[key] = made
+            return made
 
     def drain(self) -> None:
         for buffer in self.buffers:
@@ -287,6 +354,12 @@ def deferred_counter(meter: Meter, name: str, unit: str = "", description: str =
     """Create an SDK counter on ``meter`` and return it deferred, drained at collection."""
     counter = meter.create_counter(name, unit=unit, description=description)
     return _hook_for(meter).adopt(counter, lambda: DeferredCounter(counter, capacity))
+
+
+def deferred_work(meter: Meter, key: str, capacity: int = DEFAULT_CAPACITY) -> DeferredWork:
+    """A :class:`DeferredWork` buffer drained when ``meter``'s metrics are collected (one per
+    ``key`` and meter)."""
+    return _hook_for(meter).adopt(key, lambda: DeferredWork(key, capacity))
 
 
 def _all_hooks() -> list[_CollectHook]:

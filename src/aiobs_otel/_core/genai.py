@@ -31,14 +31,14 @@ import itertools
 import json
 import time
 from array import array
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.metrics import Meter
-from opentelemetry.trace import Span, SpanKind
+from opentelemetry.metrics import Counter, Histogram, Meter
+from opentelemetry.trace import NonRecordingSpan, Span, SpanKind
 
 from .. import semconv as sc
 from ..config import ContentCapture, Settings
@@ -55,13 +55,13 @@ from ..instrumentation._adapters import (
 )
 from . import errors, state
 from .content import _cap_strings, redact, set_redactor, to_bounded_json
-from .cost import compute_cost, set_pricing
+from .cost import Cost, compute_cost, set_pricing
 from .deferred import (
     NO_EXEMPLAR,
-    DeferredCounter,
     DeferredHistogram,
-    deferred_counter,
+    DeferredWork,
     deferred_histogram,
+    deferred_work,
 )
 from .otel import event_logger, instrument_set
 from .wrapping import Operation, Scope, error_type, start_span
@@ -132,45 +132,56 @@ def _config() -> _Config:
 
 @dataclass(frozen=True)
 class _Instruments:
+    """LLM call metrics are plain SDK instruments recorded at collection from the snapshots in
+    ``calls``; agent, workflow and tool durations are deferred histograms."""
+
     # v1.41
-    operation_duration: DeferredHistogram
-    token_usage: DeferredHistogram
-    op_ttfc: DeferredHistogram
-    op_tpoc: DeferredHistogram
+    operation_duration: Histogram
+    token_usage: Histogram
+    op_ttfc: Histogram
+    op_tpoc: Histogram
     invoke_agent_duration: DeferredHistogram
     invoke_workflow_duration: DeferredHistogram
     # latest
-    inference_duration: DeferredHistogram
-    inference_ttfc: DeferredHistogram
-    inference_tpoc: DeferredHistogram
-    usage_input: DeferredCounter
-    usage_output: DeferredCounter
-    usage_cache_read: DeferredCounter
-    usage_cache_write: DeferredCounter
-    usage_reasoning: DeferredCounter
-    op_input_tokens: DeferredHistogram
-    op_output_tokens: DeferredHistogram
-    embeddings_duration: DeferredHistogram
-    embeddings_input_tokens: DeferredHistogram
+    inference_duration: Histogram
+    inference_ttfc: Histogram
+    inference_tpoc: Histogram
+    usage_input: Counter
+    usage_output: Counter
+    usage_cache_read: Counter
+    usage_cache_write: Counter
+    usage_reasoning: Counter
+    op_input_tokens: Histogram
+    op_output_tokens: Histogram
+    embeddings_duration: Histogram
+    embeddings_input_tokens: Histogram
     invocation_duration: DeferredHistogram
     # both
     execute_tool_duration: DeferredHistogram
-    cost: DeferredCounter
+    cost: Counter
+    calls: DeferredWork  # one snapshot per LLM call, recorded into the above at collection
 
 
 def _seconds(m: Meter, name: str, description: str,
-             buckets: tuple[float, ...] = sc.GEN_AI_DURATION_BUCKETS) -> DeferredHistogram:
+             buckets: tuple[float, ...] = sc.GEN_AI_DURATION_BUCKETS) -> Histogram:
+    return m.create_histogram(name, unit="s", description=description,
+                              explicit_bucket_boundaries_advisory=list(buckets))
+
+
+def _deferred_seconds(m: Meter, name: str, description: str,
+                      buckets: tuple[float, ...] = sc.GEN_AI_DURATION_BUCKETS
+                      ) -> DeferredHistogram:
     return deferred_histogram(m, name, unit="s", description=description,
                               explicit_bucket_boundaries_advisory=list(buckets))
 
 
-def _tokens(m: Meter, name: str, description: str) -> DeferredHistogram:
-    return deferred_histogram(m, name, unit="{token}", description=description,
+def _tokens(m: Meter, name: str, description: str) -> Histogram:
+    return m.create_histogram(name, unit="{token}", description=description,
                               explicit_bucket_boundaries_advisory=list(sc.GEN_AI_TOKEN_BUCKETS))
 
 
-def _tokens_counter(m: Meter, name: str, description: str) -> DeferredCounter:
-    return deferred_counter(m, name, unit="{token}", description=description)
+def _tokens_counter(m: Meter, name: str, description: str) -> Counter:
+    return m.create_counter(name, unit="{token}", description=description)
 
 
 @instrument_set("genai")
@@ -178,8 +189,9 @@ def _genai_instruments(m: Meter) -> _Instruments:
     """Instruments are created lazily by the SDK only when first recorded, so building both
     profiles' sets costs nothing on export: only the active profile's ever get data.
 
-    All are deferred (:mod:`.deferred`): a call only appends its values; they are written to
-    the SDK when metrics are collected, on the export thread."""
+    Nothing is recorded on the caller's thread (:mod:`.deferred`): an LLM call appends one
+    snapshot to ``calls`` and an agent/tool/workflow run one value; the SDK records are made
+    when metrics are collected, on the export thread."""
     return _Instruments(
         operation_duration=_seconds(m, sc.GEN_AI_CLIENT_OPERATION_DURATION,
                                     "GenAI operation duration."),
@@ -188,11 +200,12 @@ def _genai_instruments(m: Meter) -> _Instruments:
                          "Time to receive the first chunk of a streamed response."),
         op_tpoc=_seconds(m, sc.GEN_AI_CLIENT_OPERATION_TPOC,
                          "Time between consecutive chunks of a streamed response."),
-        invoke_agent_duration=_seconds(m, sc.GEN_AI_INVOKE_AGENT_DURATION,
-                                       "Agent invocation duration.", sc.GEN_AI_INVOCATION_BUCKETS),
-        invoke_workflow_duration=_seconds(m, sc.GEN_AI_INVOKE_WORKFLOW_DURATION,
-                                          "Workflow invocation duration.",
-                                          sc.GEN_AI_INVOCATION_BUCKETS),
+        invoke_agent_duration=_deferred_seconds(m, sc.GEN_AI_INVOKE_AGENT_DURATION,
+                                                "Agent invocation duration.",
+                                                sc.GEN_AI_INVOCATION_BUCKETS),
+        invoke_workflow_duration=_deferred_seconds(m, sc.GEN_AI_INVOKE_WORKFLOW_DURATION,
+                                                   "Workflow invocation duration.",
+                                                   sc.GEN_AI_INVOCATION_BUCKETS),
         inference_duration=_seconds(m, sc.GEN_AI_CLIENT_INFERENCE_DURATION,
                                     "GenAI inference duration."),
         inference_ttfc=_seconds(m, sc.GEN_AI_CLIENT_INFERENCE_TTFC,
@@ -217,13 +230,14 @@ def _genai_instruments(m: Meter) -> _Instruments:
                                      "GenAI embeddings duration."),
         embeddings_input_tokens=_tokens(m, sc.GEN_AI_CLIENT_EMBEDDINGS_OP_INPUT_TOKENS,
                                         "Input tokens per embeddings operation."),
-        invocation_duration=_seconds(m, sc.GEN_AI_INVOCATION_DURATION,
-                                     "Agent or workflow invocation duration.",
-                                     sc.GEN_AI_INVOCATION_BUCKETS),
-        execute_tool_duration=_seconds(m, sc.GEN_AI_EXECUTE_TOOL_DURATION,
-                                       "Tool execution duration."),
-        cost=deferred_counter(m, sc.AIOBS_GENAI_COST, unit="{USD}",
+        invocation_duration=_deferred_seconds(m, sc.GEN_AI_INVOCATION_DURATION,
+                                              "Agent or workflow invocation duration.",
+                                              sc.GEN_AI_INVOCATION_BUCKETS),
+        execute_tool_duration=_deferred_seconds(m, sc.GEN_AI_EXECUTE_TOOL_DURATION,
+                                                "Tool execution duration."),
+        cost=m.create_counter(sc.AIOBS_GENAI_COST, unit="{USD}",
                               description="Estimated cost of LLM calls from the pricing table."),
+        calls=deferred_work(m, "genai.calls"),
     )
 
 
@@ -298,11 +312,18 @@ class LLMInvocation(Scope):
         self._chunk_ns: array[int] = array("q")
         self._attach_base: otel_context.Context | None = None
         self._attach_context: otel_context.Context | None = None
-        self._content = Content()
+        self._content_store: Content | None = None  # only used when content is captured
         self._output_messages: list[dict[str, Any]] | None = None
         self._raw_response: Any = None
         self._pending_nested = 0
         self._deferred: tuple[BaseException | None] | None = None
+
+    @property
+    def _content(self) -> Content:
+        content = self._content_store
+        if content is None:
+            content = self._content_store = Content()
+        return content
 
     # -- context -----------------------------------------------------------------------------------
     def attach(self) -> object:
@@ -626,96 +647,115 @@ class LLMInvocation(Scope):
             context=trace.set_span_in_context(self.span),
         )
 
-    def _metric_attributes(self, error: BaseException | None) -> _AttributeSets:
-        error_name = error_type(error) if error is not None else None
-        key = (self.operation, self.provider, self.request_model, self.response.model,
-               self.server_address, self.server_port, error_name)
-        sets = _ATTRIBUTE_SETS.get(key)
-        if sets is None:
-            attrs: dict[str, Any] = {sc.GEN_AI_OPERATION_NAME: self.operation,
-                                     sc.GEN_AI_PROVIDER_NAME: self.provider}
-            if self.request_model is not None:
-                attrs[sc.GEN_AI_REQUEST_MODEL] = self.request_model
-            if self.response.model is not None:
-                attrs[sc.GEN_AI_RESPONSE_MODEL] = self.response.model
-            if self.server_address is not None:
-                attrs[sc.SERVER_ADDRESS] = self.server_address
-            if self.server_port is not None:
-                attrs[sc.SERVER_PORT] = self.server_port
-            if error_name is not None:
-                attrs[sc.ERROR_TYPE] = error_name
-            if len(_ATTRIBUTE_SETS) >= _ATTRIBUTE_SETS_MAX:  # many models: stay bounded
-                _ATTRIBUTE_SETS.clear()
-            sets = _ATTRIBUTE_SETS[key] = _AttributeSets(attrs)
-        return sets
-
-    def _record_metrics(self, error: BaseException | None, cost: Any, span: Span) -> None:
+    def _record_metrics(self, error: BaseException | None, cost: Cost | None,
+                        span: Span) -> None:
+        """Hand a snapshot of the call's figures over: the metric points are built and recorded
+        at collection, on the export thread (:func:`_record_call`)."""
         instruments = _genai_instruments.get()
-        sets = self._metric_attributes(error)
-        attrs = sets.base
-        duration = self.elapsed_s()
         usage = self.usage
-        embeddings = self.operation == sc.GEN_AI_OP_EMBEDDINGS
-        if self.config.latest:
-            if embeddings:
-                instruments.embeddings_duration.record(duration, attrs, span=span)
-                if error is None and usage.input_tokens is not None:
-                    instruments.embeddings_input_tokens.record(usage.input_tokens, attrs,
-                                                               span=span)
-            else:
-                self._record_latest_inference(instruments, sets, duration, error, span)
-        else:
-            instruments.operation_duration.record(duration, attrs, span=span)
-            if usage.input_tokens is not None:
-                instruments.token_usage.record(
-                    usage.input_tokens,
-                    sets.plus(sc.GEN_AI_TOKEN_TYPE, sc.GEN_AI_TOKEN_TYPE_INPUT), span=span)
-            if usage.output_tokens is not None and not embeddings:
-                instruments.token_usage.record(
-                    usage.output_tokens,
-                    sets.plus(sc.GEN_AI_TOKEN_TYPE, sc.GEN_AI_TOKEN_TYPE_OUTPUT), span=span)
-            self._record_stream_timing(instruments.op_ttfc, instruments.op_tpoc, sets, span)
-        if cost is not None:
-            instruments.cost.add(cost.amount, sets.cost(cost.currency), span=span)
-
-    def _record_latest_inference(self, instruments: _Instruments, sets: _AttributeSets,
-                                 duration: float, error: BaseException | None,
-                                 span: Span) -> None:
-        usage = self.usage
-        attrs = sets.base
-        instruments.inference_duration.record(duration, attrs, span=span)
-        text = sets.plus(sc.GEN_AI_TOKEN_MODALITY, "text")
-        # usage counters: every inference, failed ones included; 0/"unknown" when not reported
-        for counter, value in ((instruments.usage_input, usage.input_tokens),
-                               (instruments.usage_output, usage.output_tokens)):
-            if value is None:
-                counter.add(0, sets.plus(sc.GEN_AI_TOKEN_MODALITY, "unknown"), span=span)
-            else:
-                counter.add(value, text, span=span)
-        for counter, value in ((instruments.usage_cache_read, usage.cache_read_input_tokens),
-                               (instruments.usage_cache_write, usage.cache_creation_input_tokens),
-                               (instruments.usage_reasoning, usage.reasoning_tokens)):
-            if value is not None:
-                counter.add(value, text, span=span)
-        if error is None:  # per-operation histograms skip failed operations
-            if usage.input_tokens is not None:
-                instruments.op_input_tokens.record(usage.input_tokens, attrs, span=span)
-            if usage.output_tokens is not None:
-                instruments.op_output_tokens.record(usage.output_tokens, attrs, span=span)
-        self._record_stream_timing(instruments.inference_ttfc, instruments.inference_tpoc, sets,
-                                   span)
-
-    def _record_stream_timing(self, ttfc: DeferredHistogram, tpoc: DeferredHistogram,
-                              sets: _AttributeSets, span: Span) -> None:
         times = self._chunk_ns
-        if not times:
-            return
-        self._chunk_ns = array("q")  # handed over: the gaps are computed at collection
-        attrs = sets.without_error()
-        ttfc.record((times[0] - self.start_ns) / 1e9, attrs, span=span)
-        if len(times) > 1:
-            # one entry for the whole stream; per-chunk points skip exemplar sampling
-            tpoc.record_series(_gaps_s(times), attrs, NO_EXEMPLAR)
+        if times:
+            self._chunk_ns = array("q")  # handed over with the snapshot
+        instruments.calls.submit(_record_call, (
+            instruments, self.config.latest, self.operation, self.provider, self.request_model,
+            self.response.model, self.server_address, self.server_port,
+            error_type(error) if error is not None else None, self.elapsed_s(),
+            usage.input_tokens, usage.output_tokens, usage.cache_read_input_tokens,
+            usage.cache_creation_input_tokens, usage.reasoning_tokens, cost,
+            times if times else None, self.start_ns, span.get_span_context(),
+        ))
+
+
+def _record_call(snapshot: tuple[Any, ...]) -> None:
+    """Record one LLM call's metric points (at collection, on the export thread)."""
+    (instruments, latest, operation, provider, request_model, response_model, address, port,
+     error_name, duration, input_tokens, output_tokens, cache_read, cache_write, reasoning,
+     cost, times, start_ns, span_context) = snapshot
+    sets = _attribute_sets(operation, provider, request_model, response_model, address, port,
+                           error_name)
+    attrs = sets.base
+    # recorded with the span's context, so exemplars point at the call's span
+    ctx = trace.set_span_in_context(NonRecordingSpan(span_context), NO_EXEMPLAR)
+    embeddings = operation == sc.GEN_AI_OP_EMBEDDINGS
+    if latest:
+        if embeddings:
+            instruments.embeddings_duration.record(duration, attrs, context=ctx)
+            if error_name is None and input_tokens is not None:
+                instruments.embeddings_input_tokens.record(input_tokens, attrs, context=ctx)
+        else:
+            instruments.inference_duration.record(duration, attrs, context=ctx)
+            text = sets.plus(sc.GEN_AI_TOKEN_MODALITY, "text")
+            # usage counters: every inference, failed ones included; 0/"unknown" if unreported
+            for counter, value in ((instruments.usage_input, input_tokens),
+                                   (instruments.usage_output, output_tokens)):
+                if value is None:
+                    counter.add(0, sets.plus(sc.GEN_AI_TOKEN_MODALITY, "unknown"), context=ctx)
+                else:
+                    counter.add(value, text, context=ctx)
+            for counter, value in ((instruments.usage_cache_read, cache_read),
+                                   (instruments.usage_cache_write, cache_write),
+                                   (instruments.usage_reasoning, reasoning)):
+                if value is not None:
+                    counter.add(value, text, context=ctx)
+            if error_name is None:  # per-operation histograms skip failed operations
+                if input_tokens is not None:
+                    instruments.op_input_tokens.record(input_tokens, attrs, context=ctx)
+                if output_tokens is not None:
+                    instruments.op_output_tokens.record(output_tokens, attrs, context=ctx)
+            _record_stream_timing(instruments.inference_ttfc, instruments.inference_tpoc, sets,
+                                  times, start_ns, ctx)
+    else:
+        instruments.operation_duration.record(duration, attrs, context=ctx)
+        if input_tokens is not None:
+            instruments.token_usage.record(
+                input_tokens, sets.plus(sc.GEN_AI_TOKEN_TYPE, sc.GEN_AI_TOKEN_TYPE_INPUT),
+                context=ctx)
+        if output_tokens is not None and not embeddings:
+            instruments.token_usage.record(
+                output_tokens, sets.plus(sc.GEN_AI_TOKEN_TYPE, sc.GEN_AI_TOKEN_TYPE_OUTPUT),
+                context=ctx)
+        _record_stream_timing(instruments.op_ttfc, instruments.op_tpoc, sets, times, start_ns,
+                              ctx)
+    if cost is not None:
+        instruments.cost.add(cost.amount, sets.cost(cost.currency), context=ctx)
+
+
+def _record_stream_timing(ttfc: Histogram, tpoc: Histogram, sets: _AttributeSets,
+                          times: array[int] | None, start_ns: int,
+                          ctx: otel_context.Context) -> None:
+    if not times:
+        return
+    attrs = sets.without_error()
+    ttfc.record((times[0] - start_ns) / 1e9, attrs, context=ctx)
+    record = tpoc.record
+    previous = times[0]
+    for now in itertools.islice(times, 1, None):  # per-chunk points: no exemplar sampling
+        record((now - previous) / 1e9, attrs, context=NO_EXEMPLAR)
+        previous = now
+
+
+def _attribute_sets(operation: str, provider: str, request_model: str | None,
+                    response_model: str | None, address: str | None, port: int | None,
+                    error_name: str | None) -> _AttributeSets:
+    key = (operation, provider, request_model, response_model, address, port, error_name)
+    sets = _ATTRIBUTE_SETS.get(key)
+    if sets is None:
+        attrs: dict[str, Any] = {sc.GEN_AI_OPERATION_NAME: operation,
+                                 sc.GEN_AI_PROVIDER_NAME: provider}
+        if request_model is not None:
+            attrs[sc.GEN_AI_REQUEST_MODEL] = request_model
+        if response_model is not None:
+            attrs[sc.GEN_AI_RESPONSE_MODEL] = response_model
+        if address is not None:
+            attrs[sc.SERVER_ADDRESS] = address
+        if port is not None:
+            attrs[sc.SERVER_PORT] = port
+        if error_name is not None:
+            attrs[sc.ERROR_TYPE] = error_name
+        if len(_ATTRIBUTE_SETS) >= _ATTRIBUTE_SETS_MAX:  # many models: stay bounded
+            _ATTRIBUTE_SETS.clear()
+        sets = _ATTRIBUTE_SETS[key] = _AttributeSets(attrs)
+    return sets
 
 
 class _AttributeSets:
@@ -756,14 +796,6 @@ class _AttributeSets:
 
 _ATTRIBUTE_SETS_MAX = 1024
 _ATTRIBUTE_SETS: dict[tuple[Any, ...], _AttributeSets] = {}
-
-
-def _gaps_s(times: array[int]) -> Iterator[float]:
-    """Seconds between consecutive chunk arrivals (lazy: runs when metrics are collected)."""
-    previous = times[0]
-    for now in itertools.islice(times, 1, None):
-        yield (now - previous) / 1e9
-        previous = now
 
 
 class AbandonedStreamError(Exception):

@@ -401,8 +401,14 @@ def _wrap_async_generator(fn: Callable[..., Any], op: Operation) -> Callable[...
     return run
 
 
+_tracer: Callable[[], trace.Tracer] | None = None  # .otel.tracer, imported on first use
+
+
 def start_span(name: str, kind: trace.SpanKind, attributes: dict[str, Any] | None) -> Span:
     """Start a span on the library's tracer, as a child of the current context."""
-    from .otel import tracer
+    global _tracer
+    if _tracer is None:  # an import statement per call costs about a microsecond
+        from .otel import tracer
 
-    return tracer().start_span(name, kind=kind, attributes=attributes)
+        _tracer = tracer
+    return _tracer().start_span(name, kind=kind, attributes=attributes)

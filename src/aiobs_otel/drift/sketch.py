@@ -68,15 +68,21 @@ class _Scratch(threading.local):
         self.floats_b: Floats = np.empty(0)
         self.ints: Counts = np.empty(0, dtype=_I64)
         self.flags: npt.NDArray[np.bool_] = np.empty(0, dtype=np.bool_)
+        self.last = 0
+        self.views = self.floats_a, self.floats_b, self.ints, self.flags
 
     def take(self, n: int) -> tuple[Floats, Floats, Counts, npt.NDArray[np.bool_]]:
+        if n == self.last:
+            return self.views
         if n > self.size:
             size = max(n, 4096)
             self.floats_a, self.floats_b = np.empty(size), np.empty(size)
             self.ints = np.empty(size, dtype=_I64)
             self.flags = np.empty(size, dtype=np.bool_)
             self.size = size
-        return self.floats_a[:n], self.floats_b[:n], self.ints[:n], self.flags[:n]
+        self.last = n
+        self.views = self.floats_a[:n], self.floats_b[:n], self.ints[:n], self.flags[:n]
+        return self.views
 
 
 _SCRATCH = _Scratch()
@@ -163,25 +169,32 @@ class _Range:
         self.counts = _grouped_sum(self.counts, idx - first, last - first + 1)
         self.offset = first
 
-    def add_counts(self, first: int, counts: Counts) -> None:
-        """Add ``counts`` for buckets ``first ..``, growing the array as needed."""
-        first, counts = _trim(first, counts)
-        if counts.size == 0:
+    def add_counts(self, first: int, counts: Counts, trimmed: bool = False) -> None:
+        """Add ``counts`` for buckets ``first ..``, growing the array as needed.
+
+        ``trimmed``: ``counts`` are non-negative with non-zero ends (the update path), so
+        neither they nor the sum need trimming.
+        """
+        if not trimmed:
+            first, counts = _trim(first, counts)
+        size = counts.size
+        if size == 0:
             return
-        dtype = self.counts.dtype
-        if self.counts.size == 0:
-            self.offset, self.counts = first, counts.astype(dtype, copy=True)
+        held = self.counts
+        if held.size == 0:
+            self.offset, self.counts = first, counts.astype(held.dtype, copy=True)
             return
-        lo = min(self.offset, first)
-        hi = max(self.offset + self.counts.size, first + counts.size)
-        if lo != self.offset or hi != self.offset + self.counts.size:
-            grown = np.zeros(hi - lo, dtype=dtype)
-            grown[self.offset - lo:self.offset - lo + self.counts.size] = self.counts
-            self.counts, self.offset = grown, lo
-        start = first - self.offset
-        self.counts[start:start + counts.size] += counts.astype(dtype, copy=False)
-        if self.counts[0] == 0 or self.counts[-1] == 0:  # a subtraction emptied an end
-            self.offset, self.counts = _trim(self.offset, self.counts)
+        offset = self.offset
+        end = offset + held.size
+        if first < offset or first + size > end:
+            lo = min(offset, first)
+            grown = np.zeros(max(end, first + size) - lo, dtype=held.dtype)
+            grown[offset - lo:end - lo] = held
+            self.counts, self.offset = held, offset = grown, lo
+        start = first - offset
+        held[start:start + size] += counts  # same-kind cast into int32 counts
+        if not trimmed and (held[0] == 0 or held[-1] == 0):  # a subtraction emptied an end
+            self.offset, self.counts = _trim(self.offset, held)
 
     def trimmed(self) -> tuple[int, Counts]:
         return self.offset, self.counts
@@ -357,18 +370,17 @@ class ExpHistogram:
         if total != total:
             # NaN or an infinity (or a finite sum that overflowed): count specials apart
             keep = np.isfinite(x)
-            n_keep = int(np.count_nonzero(keep))
-            if n_keep < x.size:
+            finite = x[keep]
+            if finite.size < x.size:
                 if lo > -math.inf and hi < math.inf:  # NaN only: min and max stand
-                    self.nan_count += x.size - n_keep
-                    x = x[keep]
+                    self.nan_count += x.size - finite.size
                 else:
                     self._count_specials(x[~keep])
-                    if n_keep == 0:
+                    if finite.size == 0:
                         return
-                    x = x[keep]
-                    lo = float(np.minimum.reduce(x))
-                    hi = float(np.maximum.reduce(x))
+                    lo = float(np.minimum.reduce(finite))
+                    hi = float(np.maximum.reduce(finite))
+                x = finite
                 total = float(np.add.reduce(x))
         self._add_stats(x.size, total, lo, hi)
         if cut_state is not None:  # one compare per cut (cheaper than finding the buckets)
@@ -425,8 +437,10 @@ class ExpHistogram:
             np.add(u, _MAGIC - 1.0 - first, out=u)  # exact: integers below 2**53
             np.bitwise_and(bits, _LOW_BITS, out=bits)
             counts = np.bincount(bits, minlength=block)
-            self._add_buckets(scale, first, counts if sign > 0 else None,
-                              counts if sign < 0 else None)
+            nz = counts.nonzero()[0]
+            a, b = int(nz[0]), int(nz[-1]) + 1
+            self._add_buckets(scale, [(self.pos if sign > 0 else self.neg, first + a,
+                                       counts[a:b])])
             return
         half = 1 << block.bit_length()  # positives to [half, half + block)
         np.add(u, _MAGIC + half - 1.0 - first, out=u)
@@ -434,28 +448,22 @@ class ExpHistogram:
         np.bitwise_xor(bits, ints, out=bits)  # negatives to half - 1 - j
         np.bitwise_and(bits, 2 * half - 1, out=bits)
         counts = np.bincount(bits, minlength=2 * half)
-        nz = np.flatnonzero(counts).tolist()  # one search for both signs' occupied ends
-        self._add_buckets(scale, first, counts[half:half + block] if nz[-1] >= half else None,
-                          counts[half - 1::-1] if nz[0] < half else None)
+        nz = counts.nonzero()[0]  # one search gives both signs' occupied ends
+        split = int(nz.searchsorted(half))
+        parts = []
+        if split < nz.size:  # positives: bucket first + (bin - half)
+            a, b = int(nz[split]), int(nz[-1]) + 1
+            parts.append((self.pos, first + a - half, counts[a:b]))
+        if split:  # negatives: bucket first + (half - 1 - bin)
+            a, b = int(nz[0]), int(nz[split - 1]) + 1
+            parts.append((self.neg, first + half - b, counts[a:b][::-1]))
+        self._add_buckets(scale, parts)
 
-    def _add_buckets(self, scale: int, first: int, pos: Counts | None,
-                     neg: Counts | None) -> None:
-        """Add new bucket counts (at ``scale`` <= the current one), then lower the scale until
-        the joint span of held and new buckets fits ``max_size`` (exact: counts merge)."""
-        parts: list[tuple[_Range, int, Counts]] = []
-        lo = hi = None
-        for side, counts in ((self.pos, pos), (self.neg, neg)):
-            if counts is None:
-                continue
-            nz = np.flatnonzero(counts)
-            if nz.size == 0:
-                continue
-            a, b = int(nz[0]), int(nz[-1])
-            parts.append((side, first + a, counts[a:b + 1]))
-            lo = first + a if lo is None else min(lo, first + a)
-            hi = first + b if hi is None else max(hi, first + b)
-        if lo is None or hi is None:
-            return
+    def _add_buckets(self, scale: int, parts: list[tuple[_Range, int, Counts]]) -> None:
+        """Add new trimmed bucket counts ``(side, first, counts)`` at ``scale`` (<= the current
+        one), lowering the scale until held and new buckets span <= ``max_size`` (exact)."""
+        lo = min(p[1] for p in parts)
+        hi = max(p[1] + p[2].size - 1 for p in parts)
         held = self._held_span()
         if held is not None:
             shift = self.scale - scale
@@ -470,7 +478,9 @@ class ExpHistogram:
             self.neg.downscale(self.scale - final)
             self.scale = final
         for side, at, counts in parts:
-            side.add_counts(*_downscale_counts(at, counts, scale - final))
+            if final < scale:
+                at, counts = _downscale_counts(at, counts, scale - final)
+            side.add_counts(at, counts, trimmed=True)
 
     def _count_specials(self, special: Floats) -> None:
         nan = np.isnan(special)
