@@ -50,7 +50,8 @@ def bucket_bounds(scale: int, index: npt.NDArray[Any] | int) -> tuple[Any, Any]:
     """Lower and upper magnitude bound of bucket ``index`` at ``scale``: ``(lower, upper]``."""
     idx = np.asarray(index, dtype=np.float64)
     factor = 2.0 ** (-scale)
-    return np.exp2(idx * factor), np.exp2((idx + 1.0) * factor)
+    with np.errstate(over="ignore"):  # the top buckets' upper bound is inf, silently
+        return np.exp2(idx * factor), np.exp2((idx + 1.0) * factor)
 
 
 _LOG2_MIN_NORMAL = -1022.0
@@ -356,12 +357,15 @@ class ExpHistogram:
         x = np.asarray(values, dtype=np.float64)
         if x.ndim != 1:
             x = x.ravel()
-        if x.size <= _CHUNK:
-            if x.size:
-                self._update_chunk(x, cut_state)
-            return
-        for start in range(0, x.size, _CHUNK):
-            self._update_chunk(x[start:start + _CHUNK], cut_state)
+        # Huge values overflow sums to inf by design; numpy must not warn about it (a warning
+        # filter set to "error" in the application would turn that into an exception).
+        with np.errstate(over="ignore", invalid="ignore"):
+            if x.size <= _CHUNK:
+                if x.size:
+                    self._update_chunk(x, cut_state)
+                return
+            for start in range(0, x.size, _CHUNK):
+                self._update_chunk(x[start:start + _CHUNK], cut_state)
 
     def _update_chunk(self, x: Floats, cut_state: tuple[Floats, Counts] | None) -> None:
         lo = float(np.fmin.reduce(x))  # NaN-blind: a NaN shows in the sum
