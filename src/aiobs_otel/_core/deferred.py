@@ -1,7 +1,8 @@
 """Histogram and counter values recorded off the hot path, written to the SDK at collection.
 
-One SDK ``Histogram.record`` or ``Counter.add`` costs 10-20 µs (attribute hashing, aggregation,
-exemplar sampling), as much as a whole span. A :class:`DeferredHistogram` (or
+One SDK ``Histogram.record`` or ``Counter.add`` costs several µs (attribute hashing,
+aggregation, exemplar sampling), and a GenAI call makes four or more. A
+:class:`DeferredHistogram` (or
 :class:`DeferredCounter`) wraps an SDK instrument: ``record()`` / ``add()`` only append
 ``(value, attributes, context)`` to a buffer, and the buffer is written into the real instrument
 when metrics are collected. Every meter that has deferred instruments gets one observable counter
@@ -22,6 +23,9 @@ collection before it reads the synchronous instruments, drains that meter's buff
   kept, never the span itself, so an ended span is not held in memory;
 * ``record_series()`` hands over many values in one entry (a stream's per-chunk gaps), iterated
   at collection; at most ``capacity // 8`` series wait (at least 16);
+* :class:`DeferredWork` buffers ``(fn, arg)`` pairs instead, run at collection: a recorder
+  that emits several points per event (an LLM call) hands over one snapshot and builds the
+  attributes and SDK records on the export thread;
 * thread-safe without a lock: ``deque.append`` / ``popleft`` are atomic, and each value is
   popped, and recorded, exactly once whichever thread drains.
 
