@@ -53,7 +53,8 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
     """mypy --strict over the package."""
-    session.install("mypy>=1.10", ".[numpy]")
+    install_test_deps(session)  # the same packages as the tests, so third-party types match
+    session.install("mypy>=1.10", *CONSTRAINTS)
     session.run("mypy")
 
 

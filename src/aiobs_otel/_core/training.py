@@ -47,7 +47,7 @@ from .. import semconv
 from . import deferred, errors, flops, state
 from .deferred import NO_EXEMPLAR, DeferredHistogram, deferred_histogram
 from .otel import event_logger, instrument_set, tracer
-from .wrapping import NOOP_SCOPE, Operation, Scope, error_type
+from .wrapping import NOOP_SCOPE, Operation, Scope, error_type, publish_activity
 
 __all__ = ["TrainStep", "TrainingRun", "start_run", "train_step", "training_run"]
 
@@ -405,6 +405,7 @@ class _TrainStepOp(Operation):
                 token = scope.attach()
             except Exception as exc:
                 errors.report("training.step.attach", exc)
+            publish_activity(scope)  # the GPU sampler's exemplars point at this step
         self._entered.append((scope, token))
         return scope
 

@@ -197,11 +197,11 @@ def _attach(scope: Scope) -> object:
         errors.report(f"{scope.hook_name}.attach", exc)
         return None
     if scope.publishes_activity:
-        _publish(scope)
+        publish_activity(scope)
     return token
 
 
-def _publish(scope: Scope) -> None:
+def publish_activity(scope: Scope) -> None:
     """Make the scope's span visible to the GPU sampler thread (once per scope; see activity)."""
     try:
         if not scope.ended and not activity.is_open(scope) and scope.span.is_recording():
