@@ -22,6 +22,23 @@ from typing import Any
 
 _MAX_OPEN = 4096  # a safety cap: never grow without bound, whatever a subclass does
 _open: dict[int, tuple[Any, Any]] = {}
+# GPU samplers running now. Scopes publish only while one runs, so without a GPU collector
+# the registry costs one integer check per scope.
+watchers = 0
+
+
+def watch() -> None:
+    """A sampler started reading :func:`latest`."""
+    global watchers
+    watchers += 1
+
+
+def unwatch() -> None:
+    """A sampler stopped; with none left, nothing is kept."""
+    global watchers
+    watchers = max(0, watchers - 1)
+    if watchers == 0:
+        _open.clear()
 
 
 def publish(scope: Any, context: Any) -> None:
@@ -54,5 +71,7 @@ def latest() -> Any:
 
 
 def clear() -> None:
-    """Forget every open scope (tests, and a forked child)."""
+    """Forget every open scope and sampler (tests, and a forked child)."""
+    global watchers
+    watchers = 0
     _open.clear()

@@ -203,6 +203,8 @@ def _attach(scope: Scope) -> object:
 
 def publish_activity(scope: Scope) -> None:
     """Make the scope's span visible to the GPU sampler thread (once per scope; see activity)."""
+    if not activity.watchers:
+        return
     try:
         if not scope.ended and not activity.is_open(scope) and scope.span.is_recording():
             activity.publish(scope, trace.set_span_in_context(scope.span))

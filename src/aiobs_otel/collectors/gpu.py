@@ -199,6 +199,7 @@ class GpuCollector:
                 continue
             backoff = self.backoff_first_s
             self._sampler = sampler
+            activity.watch()  # from now on open spans are published for exemplars
             try:
                 self._sample_until_stopped(sampler)
             except _nvml.SessionLost as exc:
@@ -206,6 +207,7 @@ class GpuCollector:
                 self._once("session", "aiobs_otel: the NVIDIA driver stopped answering (%s); "
                            "GPU sampling pauses and retries in the background", exc)
             finally:
+                activity.unwatch()
                 sampler.stopped = True  # stays published: the final export still carries it
                 sampler.close()
             if self._stop.wait(backoff):
