@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, Protocol
 
+from ... import semconv
+
 __all__ = [
     "Accumulator",
     "Adapter",
@@ -28,6 +30,7 @@ __all__ = [
     "ResponseInfo",
     "Usage",
     "adapter_for_provider",
+    "common_request",
     "detect_adapter",
     "field",
     "get_adapter",
@@ -110,6 +113,25 @@ def number(value: Any) -> float | int | None:
     if isinstance(value, (int, float)):
         return value
     return None
+
+
+_SAMPLING_PARAMS = (("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
+                    ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
+                    ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+                    ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY))
+
+
+def common_request(kwargs: Mapping[str, Any], attrs: dict[str, Any]) -> None:
+    """Request attributes every provider SDK names alike: model, sampling numbers, stream."""
+    model = text(kwargs.get("model"))
+    if model is not None:
+        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+    for key, attr in _SAMPLING_PARAMS:
+        value = number(kwargs.get(key))
+        if value is not None:
+            attrs[attr] = float(value)
+    if kwargs.get("stream") is True:
+        attrs[semconv.GEN_AI_REQUEST_STREAM] = True
 
 
 def as_list(value: Any) -> list[Any]:

@@ -16,9 +16,9 @@ from . import (
     ResponseInfo,
     Usage,
     as_list,
+    common_request,
     field,
     non_negative_int,
-    number,
     text,
     to_plain,
 )
@@ -116,25 +116,16 @@ class MessagesAdapter:
 
     def request_attributes(self, kwargs: Mapping[str, Any]) -> dict[str, Any]:
         attrs: dict[str, Any] = {}
-        model = text(kwargs.get("model"))
-        if model is not None:
-            attrs[semconv.GEN_AI_REQUEST_MODEL] = model
+        common_request(kwargs, attrs)
         max_tokens = non_negative_int(kwargs.get("max_tokens"))
         if max_tokens is not None:
             attrs[semconv.GEN_AI_REQUEST_MAX_TOKENS] = max_tokens
-        for key, attr in (("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
-                          ("top_p", semconv.GEN_AI_REQUEST_TOP_P)):
-            value = number(kwargs.get(key))
-            if value is not None:
-                attrs[attr] = float(value)
         top_k = non_negative_int(kwargs.get("top_k"))
         if top_k is not None:
             attrs[semconv.GEN_AI_REQUEST_TOP_K] = top_k
         stop = kwargs.get("stop_sequences")
         if isinstance(stop, (list, tuple)) and stop and all(isinstance(s, str) for s in stop):
             attrs[semconv.GEN_AI_REQUEST_STOP_SEQUENCES] = list(stop)
-        if kwargs.get("stream") is True:
-            attrs[semconv.GEN_AI_REQUEST_STREAM] = True
         thinking = kwargs.get("thinking")
         budget = non_negative_int(field(thinking, "budget_tokens"))
         if field(thinking, "type") == "enabled" and budget is not None:

@@ -17,9 +17,9 @@ from . import (
     ResponseInfo,
     Usage,
     as_list,
+    common_request,
     field,
     non_negative_int,
-    number,
     parse_json_arguments,
     reader,
     text,
@@ -64,18 +64,7 @@ def usage_from(usage: Any) -> Usage | None:
 
 
 def _common_request(kwargs: Mapping[str, Any], attrs: dict[str, Any]) -> None:
-    model = text(kwargs.get("model"))
-    if model is not None:
-        attrs[semconv.GEN_AI_REQUEST_MODEL] = model
-    for key, attr in (("temperature", semconv.GEN_AI_REQUEST_TEMPERATURE),
-                      ("top_p", semconv.GEN_AI_REQUEST_TOP_P),
-                      ("frequency_penalty", semconv.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-                      ("presence_penalty", semconv.GEN_AI_REQUEST_PRESENCE_PENALTY)):
-        value = number(kwargs.get(key))
-        if value is not None:
-            attrs[attr] = float(value)
-    if kwargs.get("stream") is True:
-        attrs[semconv.GEN_AI_REQUEST_STREAM] = True
+    common_request(kwargs, attrs)
     tier = text(kwargs.get("service_tier"))
     if tier is not None and tier != "auto":
         attrs[semconv.OPENAI_REQUEST_SERVICE_TIER] = tier
